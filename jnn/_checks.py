@@ -80,7 +80,7 @@ def floating_input(where: str, name: str, x: Any, *, fix: str | None = None) -> 
     if not jnp.issubdtype(dtype, jnp.inexact):
         raise TypeError(
             f"{where}: {name} has dtype {dtype} but a floating dtype is needed."
-            + _fix(fix or f" Cast it first, e.g. {name}.astype(jnp.float32).")
+            + _fix(fix or f"Cast it first, e.g. {name}.astype(jnp.float32).")
         )
 
 
