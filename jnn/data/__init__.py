@@ -5,4 +5,14 @@ cross-validation folds and batches are seeded by a key, so every experiment can 
 repeated exactly.
 """
 
+from ._digits import load_digits as load_digits
+from ._gates import and_gate as and_gate
+from ._gates import or_gate as or_gate
+from ._gates import xor as xor
+from ._regression import linear_regression as linear_regression
+from ._regression import polynomial_regression as polynomial_regression
+from ._regression import sine_regression as sine_regression
+from ._toy import blobs as blobs
+from ._toy import circles as circles
+from ._toy import moons as moons
 from ._toy import spirals as spirals
