@@ -55,8 +55,8 @@ def _count(where: str, name: str, value: Any) -> int:
     return int(value)
 
 
-def _fraction(where: str, name: str, value: Any, *, low_inclusive: bool = False) -> float:
-    number_in_range(where, name, value, 0.0, 1.0, low_inclusive=low_inclusive)
+def _fraction(where: str, name: str, value: Any) -> float:
+    number_in_range(where, name, value, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     return float(value)
 
 
