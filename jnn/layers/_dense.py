@@ -109,5 +109,6 @@ class Dense(Layer):
             )
         y = x @ kernel
         if self.use_bias:
-            y = y + params["bias"]
+            # Explicit broadcast: works under jax_numpy_rank_promotion="raise".
+            y = y + params["bias"].reshape((1,) * (y.ndim - 1) + (-1,))
         return y, state

@@ -58,4 +58,5 @@ class PReLU(Layer):
                 f"PReLU.apply: x has {x.shape[-1]} features but alpha has {alpha.shape[0]}; "
                 f"re-run init with an x like this one (shape {tuple(x.shape)})."
             )
+        alpha = alpha.reshape((1,) * (x.ndim - alpha.ndim) + alpha.shape)
         return jnp.where(x >= 0, x, alpha * x), state
