@@ -6,6 +6,14 @@ from jnn.layers._base import Layer as Layer
 from jnn.layers._combinators import Concat as Concat
 from jnn.layers._combinators import Parallel as Parallel
 from jnn.layers._combinators import Sequential as Sequential
+from jnn.layers._conv import Conv as Conv
+from jnn.layers._conv import ConvTranspose as ConvTranspose
+from jnn.layers._conv import conv_output_size as conv_output_size
+from jnn.layers._conv import conv_transpose_output_size as conv_transpose_output_size
 from jnn.layers._dense import Dense as Dense
+from jnn.layers._pool import AvgPool as AvgPool
+from jnn.layers._pool import GlobalAvgPool as GlobalAvgPool
+from jnn.layers._pool import GlobalMaxPool as GlobalMaxPool
+from jnn.layers._pool import MaxPool as MaxPool
 from jnn.layers._prelu import PReLU as PReLU
 from jnn.layers._reshape import Flatten as Flatten
