@@ -10,6 +10,7 @@ order; sort by ``x[:, 0]`` to plot a curve.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import jax
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import is_concrete_number, positive_int
+from ._random import uniform_and_normal
 from ._toy import _interval
 from ._validate import check_float_dtype, check_key, nonnegative_number
 
@@ -34,8 +36,7 @@ def _finite_vector(where: str, name: str, value: Any, dtype) -> jax.Array:
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(
-            f"{where}: {name} must be a non-empty 1-D sequence of numbers; got shape "
-            f"{arr.shape}."
+            f"{where}: {name} must be a non-empty 1-D sequence of numbers; got shape {arr.shape}."
         )
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{where}: {name} contains NaN or inf; got {value!r}.")
@@ -91,10 +92,14 @@ def polynomial_regression(
     n_samples, noise, dtype = _setup(where, key, n_samples, noise, dtype)
     coef = _finite_vector(where, "coefficients", coefficients, dtype)
     low, high = _interval(where, "x_range", x_range)
-    k_x, k_noise = jax.random.split(key)
-    x = jax.random.uniform(k_x, (n_samples, 1), dtype, minval=low, maxval=high)
-    y = jnp.polyval(coef[::-1], x)
-    return x, y + noise * jax.random.normal(k_noise, y.shape, dtype)
+    return _polynomial(key, coef, low, high, noise, n_samples=n_samples)
+
+
+@partial(jax.jit, static_argnames=("n_samples",))
+def _polynomial(key, coef, low, high, noise, *, n_samples):
+    u, z = uniform_and_normal(key, n_samples, 1, 1, coef.dtype)
+    x = low + (high - low) * u
+    return x, jnp.polyval(coef[::-1], x) + noise * z
 
 
 def sine_regression(
@@ -140,10 +145,14 @@ def sine_regression(
     low, high = _interval(where, "x_range", x_range)
     frequency = _finite_scalar(where, "frequency", frequency)
     amplitude = _finite_scalar(where, "amplitude", amplitude)
-    k_x, k_noise = jax.random.split(key)
-    x = jax.random.uniform(k_x, (n_samples, 1), dtype, minval=low, maxval=high)
-    y = amplitude * jnp.sin(2 * jnp.pi * frequency * x)
-    return x, y + noise * jax.random.normal(k_noise, y.shape, dtype)
+    return _sine(key, low, high, frequency, amplitude, noise, n_samples=n_samples, dtype=dtype)
+
+
+@partial(jax.jit, static_argnames=("n_samples", "dtype"))
+def _sine(key, low, high, frequency, amplitude, noise, *, n_samples, dtype):
+    u, z = uniform_and_normal(key, n_samples, 1, 1, dtype)
+    x = low + (high - low) * u
+    return x, amplitude * jnp.sin(2 * jnp.pi * frequency * x) + noise * z
 
 
 def linear_regression(
@@ -186,7 +195,11 @@ def linear_regression(
     n_samples, noise, dtype = _setup(where, key, n_samples, noise, dtype)
     w = _finite_vector(where, "weights", weights, dtype)
     b = _finite_scalar(where, "bias", bias)
-    k_x, k_noise = jax.random.split(key)
-    x = jax.random.normal(k_x, (n_samples, w.shape[0]), dtype)
-    y = x @ w[:, None] + b
-    return x, y + noise * jax.random.normal(k_noise, y.shape, dtype)
+    return _linear(key, w, b, noise, n_samples=n_samples)
+
+
+@partial(jax.jit, static_argnames=("n_samples",))
+def _linear(key, w, b, noise, *, n_samples):
+    _, z = uniform_and_normal(key, n_samples, 0, w.shape[0] + 1, w.dtype)
+    x = z[:, :-1]
+    return x, x @ w[:, None] + b + noise * z[:, -1:]

@@ -8,6 +8,7 @@ labels, rows in random order.
 from __future__ import annotations
 
 import numbers
+from functools import partial
 from typing import Any
 
 import jax
@@ -15,13 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import number_in_range, positive_int
+from ._random import balanced_labels, uniform_and_normal
 from ._validate import check_float_dtype, check_key, nonnegative_number, positive_number
-
-
-def _balanced_labels(key: jax.Array, n_samples: int, n_classes: int) -> jax.Array:
-    """Labels 0..n_classes-1 whose counts differ by at most one, in random order."""
-    labels = jnp.arange(n_samples, dtype=jnp.int32) % n_classes
-    return jax.random.permutation(key, labels)
 
 
 def spirals(
@@ -74,13 +70,17 @@ def spirals(
     n_samples, noise, dtype = _common_checks(where, key, n_samples, 2, noise, dtype)
     turns = positive_number(where, "turns", turns)
 
-    k_label, k_t, k_noise = jax.random.split(key, 3)
-    y = _balanced_labels(k_label, n_samples, 2)
-    t = jax.random.uniform(k_t, (n_samples,), dtype, minval=0.1, maxval=1.0)
+    return _spirals(key, noise, turns, n_samples=n_samples, dtype=dtype)
+
+
+@partial(jax.jit, static_argnames=("n_samples", "dtype"))
+def _spirals(key, noise, turns, *, n_samples, dtype):
+    u, z = uniform_and_normal(key, n_samples, 2, 2, dtype)
+    y = balanced_labels(u[:, 0], 2)
+    t = 0.1 + 0.9 * u[:, 1]
     theta = 2 * jnp.pi * turns * t + jnp.pi * y.astype(dtype)
     x = t[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1)
-    x = x + noise * jax.random.normal(k_noise, x.shape, dtype)
-    return x, y
+    return x + noise * z, y
 
 
 def moons(
@@ -121,13 +121,18 @@ def moons(
     """
     where = "jnn.data.moons"
     n_samples, noise, dtype = _common_checks(where, key, n_samples, 2, noise, dtype)
-    k_label, k_angle, k_noise = jax.random.split(key, 3)
-    y = _balanced_labels(k_label, n_samples, 2)
-    theta = jax.random.uniform(k_angle, (n_samples,), dtype, minval=0.0, maxval=jnp.pi)
+    return _moons(key, noise, n_samples=n_samples, dtype=dtype)
+
+
+@partial(jax.jit, static_argnames=("n_samples", "dtype"))
+def _moons(key, noise, *, n_samples, dtype):
+    u, z = uniform_and_normal(key, n_samples, 2, 2, dtype)
+    y = balanced_labels(u[:, 0], 2)
+    theta = jnp.pi * u[:, 1]
     outer = jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1)
     inner = jnp.stack([1 - jnp.cos(theta), 0.5 - jnp.sin(theta)], axis=1)
     x = jnp.where(y[:, None] == 0, outer, inner)
-    return x + noise * jax.random.normal(k_noise, x.shape, dtype), y
+    return x + noise * z, y
 
 
 def circles(
@@ -173,12 +178,17 @@ def circles(
             where, "factor", factor, 0.0, 1.0, low_inclusive=False, high_inclusive=False
         )
     )
-    k_label, k_angle, k_noise = jax.random.split(key, 3)
-    y = _balanced_labels(k_label, n_samples, 2)
-    theta = jax.random.uniform(k_angle, (n_samples,), dtype, minval=0.0, maxval=2 * jnp.pi)
+    return _circles(key, noise, factor, n_samples=n_samples, dtype=dtype)
+
+
+@partial(jax.jit, static_argnames=("n_samples", "dtype"))
+def _circles(key, noise, factor, *, n_samples, dtype):
+    u, z = uniform_and_normal(key, n_samples, 2, 2, dtype)
+    y = balanced_labels(u[:, 0], 2)
+    theta = 2 * jnp.pi * u[:, 1]
     radius = jnp.where(y == 0, 1.0, factor).astype(dtype)
     x = radius[:, None] * jnp.stack([jnp.cos(theta), jnp.sin(theta)], axis=1)
-    return x + noise * jax.random.normal(k_noise, x.shape, dtype), y
+    return x + noise * z, y
 
 
 def blobs(
@@ -250,14 +260,19 @@ def blobs(
         )
     cluster_std = nonnegative_number(where, "cluster_std", cluster_std)
 
-    k_centers, k_label, k_noise = jax.random.split(key, 3)
     if given_centers is None:
-        mu = jax.random.uniform(k_centers, (n_classes, n_features), dtype, minval=low, maxval=high)
-    else:
-        mu = given_centers
-    y = _balanced_labels(k_label, n_samples, n_classes)
-    x = mu[y] + cluster_std * jax.random.normal(k_noise, (n_samples, n_features), dtype)
-    return x, y
+        k_centers, key = jax.random.split(key)
+        unit = jax.random.uniform(k_centers, (n_classes, n_features), dtype)
+        given_centers = low + (high - low) * unit
+    return _blobs(key, given_centers, cluster_std, n_samples=n_samples)
+
+
+@partial(jax.jit, static_argnames=("n_samples",))
+def _blobs(key, centers, cluster_std, *, n_samples):
+    n_classes, n_features = centers.shape
+    u, z = uniform_and_normal(key, n_samples, 1, n_features, centers.dtype)
+    y = balanced_labels(u[:, 0], n_classes)
+    return centers[y] + cluster_std * z, y
 
 
 def _interval(where: str, name: str, value: Any) -> tuple[float, float]:

@@ -35,8 +35,7 @@ def check_float_dtype(where: str, dtype: Any) -> jnp.dtype:
         dt = None
     if dt is None or not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(
-            f"{where}: dtype must be a floating dtype; got {dtype!r}. "
-            "Use e.g. dtype=jnp.float32."
+            f"{where}: dtype must be a floating dtype; got {dtype!r}. Use e.g. dtype=jnp.float32."
         )
     return dt
 
