@@ -1,0 +1,40 @@
+"""jnn.optim: optimizers as optax gradient transformations, schedules and regularizers.
+
+Every optimizer here is an ``optax.GradientTransformation`` (``...ExtraArgs`` where it
+needs the loss), so it works with ``optax.chain``, ``optax.apply_updates`` and
+``optax.inject_hyperparams``.
+"""
+
+# First-order optimizers (_alias.py, _alias_adam.py)
+from jnn.optim._alias import adadelta as adadelta
+from jnn.optim._alias import adagrad as adagrad
+from jnn.optim._alias import momentum as momentum
+from jnn.optim._alias import nesterov as nesterov
+from jnn.optim._alias import rmsprop as rmsprop
+from jnn.optim._alias import rprop as rprop
+from jnn.optim._alias import sgd as sgd
+from jnn.optim._alias_adam import adam as adam
+from jnn.optim._alias_adam import adam_mini as adam_mini
+from jnn.optim._alias_adam import adamw as adamw
+from jnn.optim._alias_adam import amsgrad as amsgrad
+from jnn.optim._alias_adam import lion as lion
+from jnn.optim._alias_adam import nadam as nadam
+
+# Shared helpers (_base.py)
+from jnn.optim._base import weights_mask as weights_mask
+
+# Building blocks (_transform.py, _transform_adaptive.py, _transform_adam.py)
+from jnn.optim._transform import scale_by_heavy_ball as scale_by_heavy_ball
+from jnn.optim._transform import scale_by_learning_rate as scale_by_learning_rate
+from jnn.optim._transform import scale_by_momentum as scale_by_momentum
+from jnn.optim._transform import scale_by_nesterov as scale_by_nesterov
+from jnn.optim._transform import scale_by_nesterov_lookahead as scale_by_nesterov_lookahead
+from jnn.optim._transform_adam import scale_by_adam as scale_by_adam
+from jnn.optim._transform_adam import scale_by_adam_mini as scale_by_adam_mini
+from jnn.optim._transform_adam import scale_by_amsgrad as scale_by_amsgrad
+from jnn.optim._transform_adam import scale_by_lion as scale_by_lion
+from jnn.optim._transform_adam import scale_by_nadam as scale_by_nadam
+from jnn.optim._transform_adaptive import scale_by_adadelta as scale_by_adadelta
+from jnn.optim._transform_adaptive import scale_by_adagrad as scale_by_adagrad
+from jnn.optim._transform_adaptive import scale_by_rms as scale_by_rms
+from jnn.optim._transform_adaptive import scale_by_rprop as scale_by_rprop
