@@ -4,39 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _curvature_problems import dense_hessian_of, mlp_loss, mlp_problem
 from _util import assert_trees_close
-from jax.flatten_util import ravel_pytree
 
 from jnn.curvature import hvp, hvp_operator
-
-
-def mlp_loss(params, batch):
-    x, y = batch
-    h = jnp.tanh(x @ params[0]["kernel"] + params[0]["bias"][None])
-    logits = h @ params[1]["kernel"] + params[1]["bias"][None]
-    return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * y, axis=-1))
-
-
-def mlp_problem(key, n=16, d_in=4, width=5, classes=3, dtype=jnp.float64):
-    k1, k2, k3, k4 = jax.random.split(key, 4)
-    params = [
-        {
-            "kernel": jax.random.normal(k1, (d_in, width), dtype),
-            "bias": 0.1 * jnp.ones(width, dtype),
-        },
-        {
-            "kernel": jax.random.normal(k2, (width, classes), dtype),
-            "bias": jnp.zeros(classes, dtype),
-        },
-    ]
-    x = jax.random.normal(k3, (n, d_in), dtype)
-    y = jax.nn.one_hot(jax.random.randint(k4, (n,), 0, classes), classes, dtype=dtype)
-    return params, (x, y)
-
-
-def dense_hessian_of(loss, params, batch):
-    flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda f: loss(unravel(f), batch))(flat), flat, unravel
 
 
 @pytest.mark.parametrize("linearize", [None, True, False])

@@ -4,5 +4,10 @@ Everything takes a ``loss(params, batch) -> scalar`` (or a linear operator ``v -
 from one) and works under ``jax.jit``.
 """
 
+from ._gauss_newton import ggn_matrix as ggn_matrix
+from ._gauss_newton import ggn_operator as ggn_operator
+from ._gauss_newton import ggn_vp as ggn_vp
+from ._hessian import hessian as hessian
+from ._hessian import hessian_diag as hessian_diag
 from ._hvp import hvp as hvp
 from ._hvp import hvp_operator as hvp_operator

@@ -1,0 +1,56 @@
+"""Small problems shared by the curvature tests (not a test module)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+
+def mlp_apply(params, x):
+    h = jnp.tanh(x @ params[0]["kernel"] + params[0]["bias"][None])
+    return h @ params[1]["kernel"] + params[1]["bias"][None]
+
+
+def cross_entropy(logits, y):
+    return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * y, axis=-1))
+
+
+def mlp_loss(params, batch):
+    x, y = batch
+    return cross_entropy(mlp_apply(params, x), y)
+
+
+def mlp_problem(key, n=16, d_in=4, width=5, classes=3, dtype=jnp.float64):
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    params = [
+        {
+            "kernel": jax.random.normal(k1, (d_in, width), dtype),
+            "bias": 0.1 * jnp.ones(width, dtype),
+        },
+        {
+            "kernel": jax.random.normal(k2, (width, classes), dtype),
+            "bias": jnp.zeros(classes, dtype),
+        },
+    ]
+    x = jax.random.normal(k3, (n, d_in), dtype)
+    y = jax.nn.one_hot(jax.random.randint(k4, (n,), 0, classes), classes, dtype=dtype)
+    return params, (x, y)
+
+
+def dense_hessian_of(loss, params, batch):
+    flat, unravel = ravel_pytree(params)
+    return jax.hessian(lambda f: loss(unravel(f), batch))(flat), flat, unravel
+
+
+def known_spectrum(eigenvalues, seed=0):
+    """A symmetric matrix Q diag(eigenvalues) Q^T with a random orthogonal Q (numpy, float64)."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(lam.size, lam.size)))
+    q = q * np.sign(np.diag(r))[None]
+    return (q * lam[None]) @ q.T, q
+
+
+def matrix_operator(A):
+    """v -> A v on a flat vector (a 'params' of shape (d,))."""
+    A = jnp.asarray(A)
+    return lambda v: A @ v
