@@ -9,6 +9,8 @@ from ._digits import load_digits as load_digits
 from ._gates import and_gate as and_gate
 from ._gates import or_gate as or_gate
 from ._gates import xor as xor
+from ._idx import load_mnist as load_mnist
+from ._idx import read_idx as read_idx
 from ._regression import linear_regression as linear_regression
 from ._regression import polynomial_regression as polynomial_regression
 from ._regression import sine_regression as sine_regression
