@@ -123,7 +123,8 @@ def test_bad_npz_and_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"the images contain NaN or inf"):
         jd.load_mnist(tmp_path)
     (tmp_path / "other.npz").write_bytes(b"garbage")
-    with pytest.raises(FileNotFoundError, match=r"several .npz files \(mnist.npz, other.npz\); pass"):
+    (tmp_path / "mnist.npz").rename(tmp_path / "digits.npz")
+    with pytest.raises(FileNotFoundError, match=r"several .npz files \(digits.npz, other.npz\); pass"):
         jd.load_mnist(tmp_path)
     with pytest.raises(ValueError, match=r"other.npz is not a readable .npz file"):
         jd.load_mnist(tmp_path / "other.npz")
