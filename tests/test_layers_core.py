@@ -277,7 +277,7 @@ def dataclasses_frozen_error():
 def test_repr_is_readable():
     model = Sequential([Dense(3, use_bias=False), jax.nn.relu, Concat([Dense(1), Identity()])])
     assert repr(model) == (
-        "Sequential([Dense(3, use_bias=False), Lambda(relu), Concat([Dense(1), Identity()])])"
+        "Sequential([Dense(3, use_bias=False), relu, Concat([Dense(1), Identity()])])"
     )
 
 

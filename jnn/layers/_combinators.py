@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnn.layers._base import Layer, _as_struct, as_layer
+from jnn.layers._base import Lambda, Layer, _as_struct, as_layer
 
 
 def _children(layers: Any, where: str) -> tuple[Layer, ...]:
@@ -33,6 +33,13 @@ def _check_per_child(where: str, what: str, tree: Any, layers: tuple[Layer, ...]
         f"got {got}.\n  {what}: {jax.tree.structure(tree)}\n  layers: {list(layers)}\n"
         f"Pass the {what} returned by this model's init."
     )
+
+
+def _child_repr(layer: Layer) -> str:
+    """Plain callables are shown as the user wrote them: ``relu``, not ``Lambda(relu)``."""
+    if isinstance(layer, Lambda):
+        return getattr(layer.fn, "__name__", repr(layer))
+    return repr(layer)
 
 
 def _split(key: jax.Array | None, n: int) -> list:
@@ -62,7 +69,7 @@ class Sequential(Layer):
         object.__setattr__(self, "layers", _children(self.layers, "Sequential"))
 
     def __repr__(self) -> str:
-        return f"Sequential([{', '.join(map(repr, self.layers))}])"
+        return f"Sequential([{', '.join(map(_child_repr, self.layers))}])"
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -113,7 +120,7 @@ class Parallel(Layer):
         object.__setattr__(self, "layers", _children(self.layers, type(self).__name__))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}([{', '.join(map(repr, self.layers))}])"
+        return f"{type(self).__name__}([{', '.join(map(_child_repr, self.layers))}])"
 
     def init(self, key, x):
         pairs = [layer.init(k, x) for layer, k in zip(self.layers, _split(key, len(self.layers)))]
@@ -152,7 +159,7 @@ class Concat(Parallel):
 
     def __repr__(self) -> str:
         extra = "" if self.axis == -1 else f", axis={self.axis}"
-        return f"Concat([{', '.join(map(repr, self.layers))}]{extra})"
+        return f"Concat([{', '.join(map(_child_repr, self.layers))}]{extra})"
 
     def apply(self, params, state, x, *, key=None, train=False):
         outs, new_state = self._branches(params, state, x, key, train)
