@@ -14,6 +14,12 @@ from ._idx import read_idx as read_idx
 from ._regression import linear_regression as linear_regression
 from ._regression import polynomial_regression as polynomial_regression
 from ._regression import sine_regression as sine_regression
+from ._split import kfold as kfold
+from ._split import repeated_kfold as repeated_kfold
+from ._split import train_test_split as train_test_split
+from ._split import train_val_test_split as train_val_test_split
+from ._standardize import Standardizer as Standardizer
+from ._standardize import standardize as standardize
 from ._toy import blobs as blobs
 from ._toy import circles as circles
 from ._toy import moons as moons

@@ -58,3 +58,44 @@ def positive_number(where: str, name: str, value: Any, *, fix: str = "") -> floa
         tail = f" {fix}" if fix else ""
         raise ValueError(f"{where}: {name} must be > 0; got {value!r}.{tail}")
     return v
+
+
+def leading_length(where: str, x: Any, y: Any) -> int:
+    """The common leading-axis length of all leaves of ``x`` and ``y``, else ``ValueError``."""
+    lengths = []
+    for name, tree in (("x", x), ("y", y)):
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            shape = np.shape(leaf)
+            label = name + jax.tree_util.keystr(path)
+            if len(shape) == 0:
+                raise ValueError(
+                    f"{where}: {label} is a scalar; every array needs a leading axis of "
+                    "examples, e.g. shape (n, features)."
+                )
+            lengths.append((label, shape[0]))
+    if not lengths:
+        raise ValueError(f"{where}: x holds no arrays; pass the data, e.g. x of shape (n, d).")
+    if len({length for _, length in lengths}) > 1:
+        listing = ", ".join(f"{label}: {length}" for label, length in lengths)
+        raise ValueError(
+            f"{where}: x and y must have the same number of examples (leading axis); got "
+            f"{listing}. Check that inputs and targets belong together."
+        )
+    return lengths[0][1]
+
+
+def check_finite(where: str, name: str, tree: Any) -> None:
+    """Refuse NaN/inf in the concrete floating leaves of ``tree`` (tracers pass through)."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        dtype = np.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            continue
+        finite = jnp.isfinite(leaf) if isinstance(leaf, jax.Array) else np.isfinite(leaf)
+        if not bool(finite.all()):
+            bad = int((~np.asarray(finite)).sum())
+            raise ValueError(
+                f"{where}: {name}{jax.tree_util.keystr(path)} contains {bad} NaN or inf "
+                "value(s); clean or impute the data first (e.g. drop those rows)."
+            )
