@@ -5,6 +5,10 @@ cross-validation folds and batches are seeded by a key, so every experiment can 
 repeated exactly.
 """
 
+from ._batching import batches as batches
+from ._batching import epoch_batches as epoch_batches
+from ._batching import num_batches as num_batches
+from ._batching import padded_batches as padded_batches
 from ._digits import load_digits as load_digits
 from ._gates import and_gate as and_gate
 from ._gates import or_gate as or_gate

@@ -92,10 +92,9 @@ def check_finite(where: str, name: str, tree: Any) -> None:
         dtype = np.result_type(leaf)
         if not jnp.issubdtype(dtype, jnp.inexact):
             continue
-        finite = jnp.isfinite(leaf) if isinstance(leaf, jax.Array) else np.isfinite(leaf)
-        if not bool(finite.all()):
-            bad = int((~np.asarray(finite)).sum())
+        finite = np.isfinite(np.asarray(leaf))
+        if not finite.all():
             raise ValueError(
-                f"{where}: {name}{jax.tree_util.keystr(path)} contains {bad} NaN or inf "
-                "value(s); clean or impute the data first (e.g. drop those rows)."
+                f"{where}: {name}{jax.tree_util.keystr(path)} contains {int((~finite).sum())} "
+                "NaN or inf value(s); clean or impute the data first (e.g. drop those rows)."
             )
