@@ -5,6 +5,10 @@ cross-validation folds and batches are seeded by a key, so every experiment can 
 repeated exactly.
 """
 
+from ._augment import add_noise as add_noise
+from ._augment import cutout as cutout
+from ._augment import random_crop as random_crop
+from ._augment import random_flip as random_flip
 from ._batching import batches as batches
 from ._batching import epoch_batches as epoch_batches
 from ._batching import num_batches as num_batches
