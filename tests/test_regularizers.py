@@ -10,6 +10,7 @@ from _util import assert_trees_close, tol
 from jax.test_util import check_grads
 
 from jnn.optim import _regularizers as R
+from jnn.optim._base import weights_mask
 
 
 def make_params(seed=0, dtype=jnp.float32):
@@ -32,23 +33,22 @@ def np_leaves(params, mask):
                                                       jax.tree.leaves(mask)) if m]
 
 
-def test_weight_mask_marks_kernels_only(key):
-    mask = R.weight_mask(make_params())
+def test_weights_mask_marks_kernels_only():
+    mask = weights_mask(make_params())
     assert mask == [{"kernel": True, "bias": False}, {"scale": False, "temperature": False},
                     {"kernel": True, "bias": False}]
 
 
 @pytest.mark.usefixtures("x64")
-@pytest.mark.parametrize("which", ["default", "weights", "all", "none", "tree", "callable"])
+@pytest.mark.parametrize("which", ["default", "auto", "none", "tree", "callable"])
 def test_penalties_match_numpy(key, which):
     params = make_params(0, jnp.float64)
-    default = R.weight_mask(params)
+    default = weights_mask(params)
     everything = jax.tree.map(lambda _: True, params)
     custom = jax.tree.map(lambda p: p.ndim == 1, params)
     mask, expected_mask = {
-        "default": ("weights", default),
-        "weights": (R.weight_mask, default),
-        "all": ("all", everything),
+        "default": ("auto", default),
+        "auto": (weights_mask, default),
         "none": (None, everything),
         "tree": (custom, custom),
         "callable": (lambda p: jax.tree.map(lambda x: x.ndim == 1, p), custom),
@@ -67,8 +67,8 @@ def test_penalties_match_numpy(key, which):
 
 def test_default_mask_is_the_default(key):
     params = make_params()
-    assert float(R.l2_penalty(params)) == float(R.l2_penalty(params, mask=R.weight_mask))
-    assert float(R.l2_penalty(params)) < float(R.l2_penalty(params, mask="all"))
+    assert float(R.l2_penalty(params)) == float(R.l2_penalty(params, mask=weights_mask))
+    assert float(R.l2_penalty(params)) < float(R.l2_penalty(params, mask=None))
     assert float(R.l2_penalty([{"bias": jnp.ones(3)}])) == 0.0
 
 
@@ -76,7 +76,7 @@ def test_penalty_bfloat16_accumulates_in_float32(key):
     params = make_params(0, jnp.bfloat16)
     out = R.l2_penalty(params)
     assert out.dtype == jnp.float32
-    expected = 0.5 * sum((x**2).sum() for x in np_leaves(params, R.weight_mask(params)))
+    expected = 0.5 * sum((x**2).sum() for x in np_leaves(params, weights_mask(params)))
     np.testing.assert_allclose(float(out), expected, rtol=1e-6)
 
 
@@ -86,7 +86,7 @@ def test_penalty_gradients(key):
     # Finite differences on the elastic net (it contains both penalties) ...
     check_grads(lambda p: R.elastic_net(p, 0.4), (params,), order=2, modes=["rev"],
                 atol=tol(jnp.float64, "grads"), rtol=tol(jnp.float64, "grads"))
-    mask = R.weight_mask(params)
+    mask = weights_mask(params)
     # ... and closed forms: d/dw (1/2)||w||^2 = w, d/dw ||w||_1 = sign(w); masked leaves get 0.
     expected_l2 = jax.tree.map(lambda p, m: p if m else jnp.zeros_like(p), params, mask)
     expected_l1 = jax.tree.map(lambda p, m: jnp.sign(p) if m else jnp.zeros_like(p), params, mask)
@@ -105,11 +105,11 @@ def test_penalties_jit(key):
 def test_add_decayed_weights_equals_optax(key):
     params = make_params()
     grads = jax.tree.map(jnp.ones_like, params)
-    mask = R.weight_mask(params)
+    mask = weights_mask(params)
     for ours, theirs in [
         (R.add_decayed_weights(0.1), optax.add_decayed_weights(0.1, mask)),
-        (R.add_decayed_weights(0.1, mask="all"), optax.add_decayed_weights(0.1)),
-        (R.add_decayed_weights(0.1, mask=R.weight_mask), optax.add_decayed_weights(0.1, mask)),
+        (R.add_decayed_weights(0.1, mask=None), optax.add_decayed_weights(0.1)),
+        (R.add_decayed_weights(0.1, mask=weights_mask), optax.add_decayed_weights(0.1, mask)),
     ]:
         got, _ = ours.update(grads, ours.init(params), params)
         want, _ = theirs.update(grads, theirs.init(params), params)
@@ -162,7 +162,7 @@ def test_add_l1_subgradient(key):
     grads = jax.tree.map(lambda p: 0.1 * jnp.ones_like(p), params)
     tx = R.add_l1_subgradient(0.2)
     got, _ = jax.jit(tx.update)(grads, tx.init(params), params)
-    mask = R.weight_mask(params)
+    mask = weights_mask(params)
     want = jax.tree.map(lambda g, p, m: g + 0.2 * np.sign(p) if m else g, grads, params, mask)
     assert_trees_close(got, want, rtol=1e-7, atol=0)
     # Away from zero it is the gradient of loss + lam * l1_penalty.
@@ -213,7 +213,7 @@ def test_max_norm_dense_and_conv():
 
 def test_max_norm_explicit_axis(key):
     w = jax.random.normal(key, (5, 7)) * 3
-    tx = R.max_norm(2.0, axis=1, mask="all")
+    tx = R.max_norm(2.0, axis=1, mask=None)
     u, _ = tx.update(jnp.zeros_like(w), tx.init(w), w)
     np.testing.assert_allclose(w + u, np_max_norm(np.asarray(w), 2.0, (1,)), rtol=1e-6,
                                atol=1e-7)
@@ -305,8 +305,8 @@ def test_bad_masks(key):
     tx = R.max_norm(1.0, mask={"a": True})
     with pytest.raises(ValueError, match="max_norm: params and mask must have the same tree"):
         tx.init(params)
-    with pytest.raises(ValueError, match="add_decayed_weights: mask must be 'weights', 'all', "
-                                         "None, a pytree of bools or a callable; got 'biases'"):
+    with pytest.raises(ValueError, match="add_decayed_weights: mask must be 'auto' \\(weights, "
+                                         "not biases\\), None \\(every leaf\\).*got 'biases'"):
         R.add_decayed_weights(0.1, mask="biases")
 
 

@@ -6,10 +6,10 @@ returning a scalar to add to the loss. Transformations (``add_decayed_weights``,
 
 Every function takes a ``mask`` choosing the leaves it acts on:
 
-- ``"weights"`` (the default): leaves with ``ndim >= 2`` (:func:`weight_mask`), skipping
-  biases and normalization scales, which the course (I2, I3) and common practice leave
-  unregularized;
-- ``"all"`` or ``None``: every leaf (``None`` as in optax);
+- ``"auto"`` (the default): leaves with ``ndim >= 2`` (:func:`jnn.optim.weights_mask`),
+  skipping biases and normalization scales, which the course (I2, I3) and common practice
+  leave unregularized; the same default as the optimizers' ``mask`` (``adamw``);
+- ``None``: every leaf (as in optax);
 - a pytree of Python bools with the structure of ``params``;
 - a callable ``params -> such a pytree``. Under ``optax.inject_hyperparams`` a callable
   would be taken for a schedule; pass ``static_args=("mask",)`` there, or use a string or
@@ -27,9 +27,9 @@ import numpy as np
 import optax
 
 from jnn._checks import number_in_range, same_structure
+from jnn.optim._base import AUTO_MASK, weights_mask
 
-Mask = Any  # "weights", "all", None, a pytree of bools shaped like params, or a callable
-_MASK_NAMES = ("weights", "all")
+Mask = Any  # "auto", None, a pytree of bools shaped like params, or a callable
 
 _NO_PARAMS = (
     "{where}: this transformation needs the parameters; call "
@@ -37,35 +37,22 @@ _NO_PARAMS = (
 )
 
 
-def weight_mask(params: Any) -> Any:
-    """The default mask: ``True`` for weights (``ndim >= 2``), ``False`` for the rest.
-
-    Biases, normalization scales/offsets and scalars (``ndim <= 1``) come out ``False``.
-
-    Example:
-        >>> import jax.numpy as jnp, jnn.optim as jo
-        >>> jo.weight_mask({"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)})
-        {'bias': False, 'kernel': True}
-    """
-    return jax.tree.map(lambda p: np.ndim(p) >= 2, params)
-
-
 def _check_mask(where: str, mask: Mask) -> Mask:
     """Refuse unknown mask names at construction."""
-    if isinstance(mask, str) and mask not in _MASK_NAMES:
+    if isinstance(mask, str) and mask != AUTO_MASK:
         raise ValueError(
-            f"{where}: mask must be 'weights', 'all', None, a pytree of bools or a callable; "
-            f"got {mask!r}."
+            f"{where}: mask must be 'auto' (weights, not biases), None (every leaf), a pytree "
+            f"of bools or a function params -> pytree of bools; got {mask!r}."
         )
     return mask
 
 
 def _resolve_mask(where: str, mask: Mask, params: Any) -> Any:
     """The mask as a pytree of Python bools with the structure of ``params``."""
-    if mask is None or (isinstance(mask, str) and mask == "all"):
+    if mask is None:
         return jax.tree.map(lambda _: True, params)
-    if isinstance(mask, str) and mask == "weights":
-        return weight_mask(params)
+    if isinstance(mask, str) and mask == AUTO_MASK:
+        return weights_mask(params)
     tree = mask(params) if callable(mask) else mask
     same_structure(where, "params", params, "mask", tree)
     for leaf in jax.tree.leaves(tree):
@@ -96,7 +83,7 @@ def _sum(leaves: list[jax.Array], fn: Callable[[jax.Array], jax.Array]) -> jax.A
 # ------------------------------------------------------------------------- penalties
 
 
-def l1_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
+def l1_penalty(params: Any, mask: Mask = "auto") -> jax.Array:
     r"""L1 (lasso) penalty: the sum of absolute values of the masked leaves.
 
     .. math::
@@ -108,8 +95,8 @@ def l1_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
 
     Args:
         params: any pytree of arrays.
-        mask: which leaves to include: ``"weights"`` (default, :func:`weight_mask`: not
-            biases), ``"all"``/``None``, a pytree of bools or a callable returning one.
+        mask: which leaves to include: ``"auto"`` (default: weights, not biases),
+            ``None`` (all), a pytree of bools or a callable returning one.
 
     Returns:
         A scalar (float32 at least).
@@ -123,7 +110,7 @@ def l1_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
     return _sum(_selected("jnn.optim.l1_penalty", params, mask), jnp.abs)
 
 
-def l2_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
+def l2_penalty(params: Any, mask: Mask = "auto") -> jax.Array:
     r"""L2 (ridge) penalty with the factor one half: :math:`\tfrac12 \|w\|_2^2`.
 
     .. math::
@@ -140,7 +127,7 @@ def l2_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
 
     Args:
         params: any pytree of arrays.
-        mask: which leaves to include (default ``"weights"``); see :func:`l1_penalty`.
+        mask: which leaves to include (default ``"auto"``); see :func:`l1_penalty`.
 
     Returns:
         A scalar (float32 at least).
@@ -154,7 +141,7 @@ def l2_penalty(params: Any, mask: Mask = "weights") -> jax.Array:
     return 0.5 * _sum(_selected("jnn.optim.l2_penalty", params, mask), jnp.square)
 
 
-def elastic_net(params: Any, l1_ratio: float = 0.5, mask: Mask = "weights") -> jax.Array:
+def elastic_net(params: Any, l1_ratio: float = 0.5, mask: Mask = "auto") -> jax.Array:
     r"""Elastic-net penalty: a convex mix of L1 and (half) squared L2.
 
     .. math::
@@ -167,7 +154,7 @@ def elastic_net(params: Any, l1_ratio: float = 0.5, mask: Mask = "weights") -> j
     Args:
         params: any pytree of arrays.
         l1_ratio: :math:`\rho \in [0, 1]`.
-        mask: which leaves to include (default ``"weights"``); see :func:`l1_penalty`.
+        mask: which leaves to include (default ``"auto"``); see :func:`l1_penalty`.
 
     Returns:
         A scalar (float32 at least).
@@ -192,7 +179,7 @@ def elastic_net(params: Any, l1_ratio: float = 0.5, mask: Mask = "weights") -> j
 
 
 def add_decayed_weights(
-    weight_decay: optax.ScalarOrSchedule, mask: Mask = "weights"
+    weight_decay: optax.ScalarOrSchedule, mask: Mask = "auto"
 ) -> optax.GradientTransformation:
     r"""Decoupled weight decay: add :math:`\lambda\,\theta` to the updates (course F11).
 
@@ -207,11 +194,11 @@ def add_decayed_weights(
 
     This is :func:`optax.add_decayed_weights` (identical arithmetic) with jnn's default
     mask: optax decays every leaf unless told otherwise, jnn skips biases and
-    normalization scales (``mask="all"`` decays everything).
+    normalization scales (``mask=None`` decays everything).
 
     Args:
         weight_decay: :math:`\lambda \ge 0`, or a schedule.
-        mask: which leaves to decay (default ``"weights"``: :func:`weight_mask`).
+        mask: which leaves to decay (default ``"auto"``: weights, not biases).
 
     Returns:
         An ``optax.GradientTransformation``; ``update`` needs ``params``.
@@ -232,13 +219,13 @@ def add_decayed_weights(
     where = "jnn.optim.add_decayed_weights"
     number_in_range(where, "weight_decay", weight_decay, 0.0)
     _check_mask(where, mask)
-    if mask is None or (isinstance(mask, str) and mask == "all"):
+    if mask is None:
         return optax.add_decayed_weights(weight_decay)
     return optax.add_decayed_weights(weight_decay, lambda t: _resolve_mask(where, mask, t))
 
 
 def add_l1_subgradient(
-    l1: jax.typing.ArrayLike, mask: Mask = "weights"
+    l1: jax.typing.ArrayLike, mask: Mask = "auto"
 ) -> optax.GradientTransformation:
     r"""Add the L1 subgradient :math:`\lambda\,\mathrm{sign}(\theta)` to the updates.
 
@@ -251,14 +238,14 @@ def add_l1_subgradient(
 
     Args:
         l1: :math:`\lambda \ge 0`.
-        mask: which leaves to regularize (default ``"weights"``: :func:`weight_mask`).
+        mask: which leaves to regularize (default ``"auto"``: weights, not biases).
 
     Returns:
         An ``optax.GradientTransformation``; ``update`` needs ``params``.
 
     Example:
         >>> import jax.numpy as jnp, jnn.optim as jo
-        >>> tx = jo.add_l1_subgradient(0.5, mask="all")
+        >>> tx = jo.add_l1_subgradient(0.5, mask=None)
         >>> w = jnp.array([[-2.0, 0.0, 3.0]])
         >>> updates, _ = tx.update(jnp.zeros_like(w), tx.init(w), w)
         >>> print(updates)
@@ -302,7 +289,7 @@ def _norm_axes(where: str, axis: Any, ndim: int) -> tuple[int, ...]:
 def max_norm(
     max_value: jax.typing.ArrayLike,
     axis: int | tuple[int, ...] | None = None,
-    mask: Mask = "weights",
+    mask: Mask = "auto",
 ) -> optax.GradientTransformation:
     r"""Max-norm constraint: project each unit's incoming weights onto a ball of radius c.
 
@@ -325,14 +312,14 @@ def max_norm(
     Args:
         max_value: :math:`c > 0` (Srivastava et al. use 3 to 4 with dropout).
         axis: axes the norm runs over; ``None``: all but the last.
-        mask: which leaves to constrain (default ``"weights"``: not biases).
+        mask: which leaves to constrain (default ``"auto"``: not biases).
 
     Returns:
         An ``optax.GradientTransformation``; ``update`` needs ``params``.
 
     Example:
         >>> import jax.numpy as jnp, optax, jnn.optim as jo
-        >>> tx = optax.chain(optax.sgd(1.0), jo.max_norm(1.0, mask="all"))
+        >>> tx = optax.chain(optax.sgd(1.0), jo.max_norm(1.0, mask=None))
         >>> w = jnp.array([[3.0, 0.1], [4.0, 0.2]])  # column norms 5 and 0.22
         >>> updates, _ = tx.update(jnp.zeros_like(w), tx.init(w), w)
         >>> print(optax.apply_updates(w, updates).round(4))
