@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def uniform_and_normal(
@@ -29,3 +30,13 @@ def balanced_labels(u: jax.Array, n_classes: int) -> jax.Array:
     ``p % n_classes`` puts each class on a random subset of rows.
     """
     return (jnp.argsort(u) % n_classes).astype(jnp.int32)
+
+
+def host_rng(key: jax.Array) -> np.random.Generator:
+    """A NumPy generator seeded by the key's bits, for host-side work (splits, folds).
+
+    Splits run once on concrete data; drawing their permutations on the host avoids
+    compiling a new XLA permutation for every dataset size. The same key gives the same
+    generator, and keys from ``split``/``fold_in`` give independent ones.
+    """
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())

@@ -1,8 +1,9 @@
 """Hold-out splits and k-fold cross-validation, seeded by a key.
 
 Splits run once, on the host, before training: they take concrete arrays (any pytree
-whose leaves share the leading axis ``n``), draw one permutation from the key and index
-every leaf with it. The same key always gives the same split.
+whose leaves share the leading axis ``n``), draw one permutation from a NumPy generator
+seeded by the key's bits (no XLA compilation per dataset size) and index every leaf with
+it. The same key always gives the same split.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import jax
 import numpy as np
 
 from .._checks import number_in_range, positive_int
+from ._random import host_rng
 from ._validate import check_finite, check_key, leading_length
 
 
@@ -120,14 +122,14 @@ def _split_indices(
             f"(fractions {fractions.round(4).tolist()}); every part needs at least one "
             "example. Use more data or larger fractions."
         )
-    k_perm, k_rows = jax.random.split(key)
-    perm = np.asarray(jax.random.permutation(k_perm, n))
+    rng = host_rng(key)
+    perm = rng.permutation(n)
     if labels is None:
         bounds = np.cumsum(sizes)[:-1]
         return np.split(perm, bounds)
     classes, inverse = np.unique(labels[perm], return_inverse=True)
     counts = np.bincount(inverse, minlength=len(classes))
-    row_order = np.asarray(jax.random.permutation(k_rows, len(classes)))
+    row_order = rng.permutation(len(classes))
     table = _controlled_rounding(counts, fractions, sizes, row_order)
     parts: list[list[np.ndarray]] = [[] for _ in fractions]
     for c in range(len(classes)):
@@ -281,12 +283,12 @@ def kfold(
             f"{where}: k must satisfy 2 <= k <= n = {n}; got k={k}. Use e.g. k=5 (or k=n "
             "for leave-one-out)."
         )
-    k_perm, k_classes = jax.random.split(key)
-    order = np.asarray(jax.random.permutation(k_perm, n))
+    rng = host_rng(key)
+    order = rng.permutation(n)
     if labels is not None:
         y = _class_labels(where.replace("kfold", "kfold (labels)"), labels, n)
         classes, inverse = np.unique(y, return_inverse=True)
-        class_rank = np.asarray(jax.random.permutation(k_classes, len(classes)))
+        class_rank = rng.permutation(len(classes))
         order = order[np.argsort(class_rank[inverse[order]], kind="stable")]
     fold_of = np.empty(n, np.int64)
     fold_of[order] = np.arange(n) % k

@@ -89,7 +89,7 @@ def check_finite(where: str, name: str, tree: Any) -> None:
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if isinstance(leaf, jax.core.Tracer):
             continue
-        dtype = np.result_type(leaf)
+        dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
         if not jnp.issubdtype(dtype, jnp.inexact):
             continue
         finite = np.isfinite(np.asarray(leaf))
