@@ -38,3 +38,35 @@ from jnn.optim._transform_adaptive import scale_by_adadelta as scale_by_adadelta
 from jnn.optim._transform_adaptive import scale_by_adagrad as scale_by_adagrad
 from jnn.optim._transform_adaptive import scale_by_rms as scale_by_rms
 from jnn.optim._transform_adaptive import scale_by_rprop as scale_by_rprop
+
+# Learning-rate schedules (_schedules.py)
+from jnn.optim._schedules import constant_schedule as constant_schedule
+from jnn.optim._schedules import cosine_decay_schedule as cosine_decay_schedule
+from jnn.optim._schedules import cosine_onecycle_schedule as cosine_onecycle_schedule
+from jnn.optim._schedules import cosine_warm_restarts as cosine_warm_restarts
+from jnn.optim._schedules import cyclical_schedule as cyclical_schedule
+from jnn.optim._schedules import exp_range_schedule as exp_range_schedule
+from jnn.optim._schedules import exponential_decay as exponential_decay
+from jnn.optim._schedules import linear_onecycle_schedule as linear_onecycle_schedule
+from jnn.optim._schedules import linear_schedule as linear_schedule
+from jnn.optim._schedules import piecewise_constant as piecewise_constant
+from jnn.optim._schedules import polynomial_schedule as polynomial_schedule
+from jnn.optim._schedules import step_decay as step_decay
+from jnn.optim._schedules import triangular2_schedule as triangular2_schedule
+from jnn.optim._schedules import triangular_schedule as triangular_schedule
+from jnn.optim._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
+
+# Learning-rate range test (_lr_finder.py)
+from jnn.optim._lr_finder import LRRangeTestResult as LRRangeTestResult
+from jnn.optim._lr_finder import lr_range_test as lr_range_test
+
+# Regularization: penalties and transformations (_regularizers.py)
+from jnn.optim._regularizers import add_decayed_weights as add_decayed_weights
+from jnn.optim._regularizers import add_gradient_noise as add_gradient_noise
+from jnn.optim._regularizers import add_l1_subgradient as add_l1_subgradient
+from jnn.optim._regularizers import clip_by_global_norm as clip_by_global_norm
+from jnn.optim._regularizers import clip_by_value as clip_by_value
+from jnn.optim._regularizers import elastic_net as elastic_net
+from jnn.optim._regularizers import l1_penalty as l1_penalty
+from jnn.optim._regularizers import l2_penalty as l2_penalty
+from jnn.optim._regularizers import max_norm as max_norm
