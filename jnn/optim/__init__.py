@@ -23,21 +23,20 @@ from jnn.optim._alias_adam import nadam as nadam
 # Shared helpers (_base.py)
 from jnn.optim._base import weights_mask as weights_mask
 
-# Building blocks (_transform.py, _transform_adaptive.py, _transform_adam.py)
-from jnn.optim._transform import scale_by_heavy_ball as scale_by_heavy_ball
-from jnn.optim._transform import scale_by_learning_rate as scale_by_learning_rate
-from jnn.optim._transform import scale_by_momentum as scale_by_momentum
-from jnn.optim._transform import scale_by_nesterov as scale_by_nesterov
-from jnn.optim._transform import scale_by_nesterov_lookahead as scale_by_nesterov_lookahead
-from jnn.optim._transform_adam import scale_by_adam as scale_by_adam
-from jnn.optim._transform_adam import scale_by_adam_mini as scale_by_adam_mini
-from jnn.optim._transform_adam import scale_by_amsgrad as scale_by_amsgrad
-from jnn.optim._transform_adam import scale_by_lion as scale_by_lion
-from jnn.optim._transform_adam import scale_by_nadam as scale_by_nadam
-from jnn.optim._transform_adaptive import scale_by_adadelta as scale_by_adadelta
-from jnn.optim._transform_adaptive import scale_by_adagrad as scale_by_adagrad
-from jnn.optim._transform_adaptive import scale_by_rms as scale_by_rms
-from jnn.optim._transform_adaptive import scale_by_rprop as scale_by_rprop
+# Learning-rate range test (_lr_finder.py)
+from jnn.optim._lr_finder import LRRangeTestResult as LRRangeTestResult
+from jnn.optim._lr_finder import lr_range_test as lr_range_test
+
+# Regularization: penalties and transformations (_regularizers.py)
+from jnn.optim._regularizers import add_decayed_weights as add_decayed_weights
+from jnn.optim._regularizers import add_gradient_noise as add_gradient_noise
+from jnn.optim._regularizers import add_l1_subgradient as add_l1_subgradient
+from jnn.optim._regularizers import clip_by_global_norm as clip_by_global_norm
+from jnn.optim._regularizers import clip_by_value as clip_by_value
+from jnn.optim._regularizers import elastic_net as elastic_net
+from jnn.optim._regularizers import l1_penalty as l1_penalty
+from jnn.optim._regularizers import l2_penalty as l2_penalty
+from jnn.optim._regularizers import max_norm as max_norm
 
 # Learning-rate schedules (_schedules.py)
 from jnn.optim._schedules import constant_schedule as constant_schedule
@@ -56,17 +55,18 @@ from jnn.optim._schedules import triangular2_schedule as triangular2_schedule
 from jnn.optim._schedules import triangular_schedule as triangular_schedule
 from jnn.optim._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
 
-# Learning-rate range test (_lr_finder.py)
-from jnn.optim._lr_finder import LRRangeTestResult as LRRangeTestResult
-from jnn.optim._lr_finder import lr_range_test as lr_range_test
-
-# Regularization: penalties and transformations (_regularizers.py)
-from jnn.optim._regularizers import add_decayed_weights as add_decayed_weights
-from jnn.optim._regularizers import add_gradient_noise as add_gradient_noise
-from jnn.optim._regularizers import add_l1_subgradient as add_l1_subgradient
-from jnn.optim._regularizers import clip_by_global_norm as clip_by_global_norm
-from jnn.optim._regularizers import clip_by_value as clip_by_value
-from jnn.optim._regularizers import elastic_net as elastic_net
-from jnn.optim._regularizers import l1_penalty as l1_penalty
-from jnn.optim._regularizers import l2_penalty as l2_penalty
-from jnn.optim._regularizers import max_norm as max_norm
+# Building blocks (_transform.py, _transform_adaptive.py, _transform_adam.py)
+from jnn.optim._transform import scale_by_heavy_ball as scale_by_heavy_ball
+from jnn.optim._transform import scale_by_learning_rate as scale_by_learning_rate
+from jnn.optim._transform import scale_by_momentum as scale_by_momentum
+from jnn.optim._transform import scale_by_nesterov as scale_by_nesterov
+from jnn.optim._transform import scale_by_nesterov_lookahead as scale_by_nesterov_lookahead
+from jnn.optim._transform_adam import scale_by_adam as scale_by_adam
+from jnn.optim._transform_adam import scale_by_adam_mini as scale_by_adam_mini
+from jnn.optim._transform_adam import scale_by_amsgrad as scale_by_amsgrad
+from jnn.optim._transform_adam import scale_by_lion as scale_by_lion
+from jnn.optim._transform_adam import scale_by_nadam as scale_by_nadam
+from jnn.optim._transform_adaptive import scale_by_adadelta as scale_by_adadelta
+from jnn.optim._transform_adaptive import scale_by_adagrad as scale_by_adagrad
+from jnn.optim._transform_adaptive import scale_by_rms as scale_by_rms
+from jnn.optim._transform_adaptive import scale_by_rprop as scale_by_rprop
