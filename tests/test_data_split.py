@@ -128,7 +128,7 @@ def test_split_bad_fractions(key, kwargs, err, match):
 
 def test_split_bad_data(key):
     x, y = data()
-    with pytest.raises(ValueError, match=r"x and y must have the same number of examples.*x: 103, y: 102"):
+    with pytest.raises(ValueError, match=r"train_test_split: all arrays in x and y must have the same number of examples.*x: 103, y: 102"):
         jd.train_test_split(key, x, y[:-1], test_fraction=0.2)
     x_nan = x.copy()
     x_nan[5, 1] = np.nan

@@ -86,7 +86,7 @@ def batches(
     _check_flag(where, "drop_remainder", drop_remainder)
     if shuffle or key is not None:
         check_key(where, key)
-    n = leading_length(where, x, y)
+    n = leading_length(where, x=x, y=y)
     batch_size = _check_batch_size(where, batch_size, n)
     check_finite(where, "x", x)
     if shuffle:
@@ -158,7 +158,7 @@ def epoch_batches(
     _check_flag(where, "drop_remainder", drop_remainder)
     if shuffle or key is not None:
         check_key(where, key)
-    n = leading_length(where, data, None)
+    n = leading_length(where, data=data)
     batch_size = _check_batch_size(where, batch_size, n)
     count = num_batches(n, batch_size, drop_remainder=drop_remainder)
     order = jax.random.permutation(key, n) if shuffle else jnp.arange(n)
@@ -190,7 +190,7 @@ def padded_batches(data: Any, batch_size: int) -> tuple[Any, jax.Array]:
       ((3, 4, 2), [4, 4, 2])
     """
     where = "jnn.data.padded_batches"
-    n = leading_length(where, data, None)
+    n = leading_length(where, data=data)
     batch_size = _check_batch_size(where, batch_size, n)
     batched = epoch_batches(None, data, batch_size, shuffle=False, drop_remainder=False)
     count = num_batches(n, batch_size, drop_remainder=False)

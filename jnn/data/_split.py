@@ -240,7 +240,7 @@ def train_test_split(
 def _split(where, key, x, y, fractions, stratify):
     if not isinstance(stratify, bool):
         raise TypeError(f"{where}: stratify must be True or False; got {stratify!r}.")
-    n = leading_length(where, x, y)
+    n = leading_length(where, x=x, y=y)
     check_finite(where, "x", x)
     labels = _class_labels(where, y, n) if stratify else None
     parts = _split_indices(key, n, fractions, labels, where)

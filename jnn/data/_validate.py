@@ -60,10 +60,10 @@ def positive_number(where: str, name: str, value: Any, *, fix: str = "") -> floa
     return v
 
 
-def leading_length(where: str, x: Any, y: Any) -> int:
-    """The common leading-axis length of all leaves of ``x`` and ``y``, else ``ValueError``."""
+def leading_length(where: str, **trees: Any) -> int:
+    """The common leading-axis length of all leaves of the named trees, else ``ValueError``."""
     lengths = []
-    for name, tree in (("x", x), ("y", y)):
+    for name, tree in trees.items():
         for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
             shape = np.shape(leaf)
             label = name + jax.tree_util.keystr(path)
@@ -73,13 +73,14 @@ def leading_length(where: str, x: Any, y: Any) -> int:
                     "examples, e.g. shape (n, features)."
                 )
             lengths.append((label, shape[0]))
+    names = " and ".join(trees)
     if not lengths:
-        raise ValueError(f"{where}: x holds no arrays; pass the data, e.g. x of shape (n, d).")
+        raise ValueError(f"{where}: {names} hold no arrays; pass the data, e.g. shape (n, d).")
     if len({length for _, length in lengths}) > 1:
         listing = ", ".join(f"{label}: {length}" for label, length in lengths)
         raise ValueError(
-            f"{where}: x and y must have the same number of examples (leading axis); got "
-            f"{listing}. Check that inputs and targets belong together."
+            f"{where}: all arrays in {names} must have the same number of examples (leading "
+            f"axis); got {listing}. Check that inputs and targets belong together."
         )
     return lengths[0][1]
 
