@@ -9,7 +9,9 @@ traced.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jax
@@ -28,12 +30,16 @@ def _images(where: str, x: Any) -> None:
         )
 
 
-def _per_batch(fn: Callable[[jax.Array, jax.Array], jax.Array], key, x) -> jax.Array:
-    """Apply ``fn(key, batch)`` to a batch, or to one image as a batch of one."""
-    x = jnp.asarray(x)
-    if x.ndim == 3:
-        return fn(key, x[None])[0]
-    return fn(key, x)
+def _batchwise(core: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
+    """Let ``core(key, batch, ...)`` take one image ``(H, W, C)`` as a batch of one."""
+
+    @functools.wraps(core)
+    def wrapped(key, x, *args, **kwargs):
+        if x.ndim == 3:
+            return core(key, x[None], *args, **kwargs)[0]
+        return core(key, x, *args, **kwargs)
+
+    return wrapped
 
 
 def _nonnegative_int(where: str, name: str, value: Any) -> int:
@@ -85,15 +91,18 @@ def random_flip(
         raise ValueError(f"{where}: horizontal and vertical are both False; enable one.")
     number_in_range(where, "p", p, 0.0, 1.0)
 
-    def fn(key, batch):
-        flip = jax.random.bernoulli(key, p, (batch.shape[0], 2))
-        for enabled, column, axis in ((horizontal, 0, 2), (vertical, 1, 1)):
-            if enabled:
-                mask = flip[:, column].reshape(-1, 1, 1, 1)
-                batch = jnp.where(mask, jnp.flip(batch, axis=axis), batch)
-        return batch
+    return _flip(key, jnp.asarray(x), p=p, horizontal=horizontal, vertical=vertical)
 
-    return _per_batch(fn, key, x)
+
+@partial(jax.jit, static_argnames=("horizontal", "vertical"))
+@_batchwise
+def _flip(key, batch, *, p, horizontal, vertical):
+    flip = jax.random.bernoulli(key, p, (batch.shape[0], 2))
+    for enabled, column, axis in ((horizontal, 0, 2), (vertical, 1, 1)):
+        if enabled:
+            mask = flip[:, column].reshape(-1, 1, 1, 1)
+            batch = jnp.where(mask, jnp.flip(batch, axis=axis), batch)
+    return batch
 
 
 def random_crop(key: jax.Array, x: Any, *, padding: int = 4, mode: str = "constant") -> jax.Array:
@@ -136,15 +145,18 @@ def random_crop(key: jax.Array, x: Any, *, padding: int = 4, mode: str = "consta
     if padding == 0:
         return jnp.asarray(x)
 
-    def fn(key, batch):
-        n, h, w, c = batch.shape
-        pad = ((0, 0), (padding, padding), (padding, padding), (0, 0))
-        padded = jnp.pad(batch, pad, mode=mode)
-        offsets = jax.random.randint(key, (n, 2), 0, 2 * padding + 1)
-        crop = lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1], 0), (h, w, c))
-        return jax.vmap(crop)(padded, offsets)
+    return _crop(key, jnp.asarray(x), padding=padding, mode=mode)
 
-    return _per_batch(fn, key, x)
+
+@partial(jax.jit, static_argnames=("padding", "mode"))
+@_batchwise
+def _crop(key, batch, *, padding, mode):
+    n, h, w, c = batch.shape
+    pad = ((0, 0), (padding, padding), (padding, padding), (0, 0))
+    padded = jnp.pad(batch, pad, mode=mode)
+    offsets = jax.random.randint(key, (n, 2), 0, 2 * padding + 1)
+    crop = lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1], 0), (h, w, c))
+    return jax.vmap(crop)(padded, offsets)
 
 
 def add_noise(
@@ -183,11 +195,21 @@ def add_noise(
     check_key(where, key)
     floating_input(where, "x", x)
     number_in_range(where, "stddev", stddev, 0.0, None)
-    x = jnp.asarray(x)
+    if clip is not None:
+        try:
+            clip = tuple(clip)
+        except TypeError:
+            clip = ()
+        if len(clip) != 2:
+            raise ValueError(f"{where}: clip must be None or a pair (low, high); got {clip!r}.")
+    return _noise(key, jnp.asarray(x), stddev, clip)
+
+
+@jax.jit
+def _noise(key, x, stddev, clip):
     noisy = x + stddev * jax.random.normal(key, x.shape, x.dtype)
     if clip is not None:
-        low, high = clip
-        noisy = jnp.clip(noisy, low, high)
+        noisy = jnp.clip(noisy, clip[0], clip[1])
     return noisy.astype(x.dtype)
 
 
@@ -236,14 +258,18 @@ def cutout(
             f"1 <= w <= {shape[-2]} (the image size); got {size!r}."
         )
 
-    def fn(key, batch):
-        n, h, w, _ = batch.shape
-        k_row, k_col = jax.random.split(key)
-        top = jax.random.randint(k_row, (n, 1, 1, 1), 0, h) - ch // 2
-        left = jax.random.randint(k_col, (n, 1, 1, 1), 0, w) - cw // 2
-        rows = jnp.arange(h).reshape(1, h, 1, 1)
-        cols = jnp.arange(w).reshape(1, 1, w, 1)
-        inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
-        return jnp.where(inside, jnp.asarray(fill, batch.dtype), batch)
+    return _cutout(key, jnp.asarray(x), size=(ch, cw), fill=fill)
 
-    return _per_batch(fn, key, x)
+
+@partial(jax.jit, static_argnames=("size",))
+@_batchwise
+def _cutout(key, batch, *, size, fill):
+    n, h, w, _ = batch.shape
+    ch, cw = size
+    k_row, k_col = jax.random.split(key)
+    top = jax.random.randint(k_row, (n, 1, 1, 1), 0, h) - ch // 2
+    left = jax.random.randint(k_col, (n, 1, 1, 1), 0, w) - cw // 2
+    rows = jnp.arange(h).reshape(1, h, 1, 1)
+    cols = jnp.arange(w).reshape(1, 1, w, 1)
+    inside = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+    return jnp.where(inside, jnp.asarray(fill, batch.dtype), batch)
