@@ -23,6 +23,10 @@ from jnn.optim._alias_adam import nadam as nadam
 # Shared helpers (_base.py)
 from jnn.optim._base import weights_mask as weights_mask
 
+# L-BFGS (_lbfgs.py)
+from jnn.optim._lbfgs import lbfgs as lbfgs
+from jnn.optim._lbfgs import scale_by_lbfgs as scale_by_lbfgs
+
 # Learning-rate range test (_lr_finder.py)
 from jnn.optim._lr_finder import LRRangeTestResult as LRRangeTestResult
 from jnn.optim._lr_finder import lr_range_test as lr_range_test
