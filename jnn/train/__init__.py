@@ -1,0 +1,11 @@
+"""Training: ``fit`` compiled by the epoch, ``evaluate``, ``predict``, callbacks, history."""
+
+from jnn.train._callbacks import Callback as Callback
+from jnn.train._callbacks import EarlyStopping as EarlyStopping
+from jnn.train._callbacks import TrainingContext as TrainingContext
+from jnn.train._fit import NonFiniteLossWarning as NonFiniteLossWarning
+from jnn.train._fit import evaluate as evaluate
+from jnn.train._fit import fit as fit
+from jnn.train._fit import predict as predict
+from jnn.train._history import History as History
+from jnn.train._metrics import METRICS as METRICS

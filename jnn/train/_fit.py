@@ -1,0 +1,329 @@
+"""``fit``, ``evaluate`` and ``predict``: whole epochs compiled as one ``lax.scan``."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jnn import _checks
+from jnn.data import epoch_batches
+from jnn.layers import Layer
+from jnn.layers._penalty import collect_penalties
+from jnn.train import _metrics
+from jnn.train._callbacks import Callback, TrainingContext
+from jnn.train._history import History
+
+
+class NonFiniteLossWarning(RuntimeWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+def _check_pair(where: str, name: str, data: Any) -> tuple[Any, Any]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{where}: {name} must be a pair (x, y) of arrays; got "
+                        f"{type(data).__name__}.")
+    x, y = (jnp.asarray(a) for a in data)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{where}: {name} has x with shape {tuple(x.shape)} and y with shape "
+            f"{tuple(y.shape)}; they must share the leading (example) axis."
+        )
+    if jnp.issubdtype(x.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(x))):
+        rows = np.flatnonzero(~np.all(np.isfinite(np.asarray(x).reshape(x.shape[0], -1)), 1))
+        raise ValueError(
+            f"{where}: {name} x contains NaN or infinite values in {rows.size} rows "
+            f"(first: {rows[:5].tolist()}); clean or drop them before training."
+        )
+    return x, y
+
+
+def _check_labels(where: str, model: Layer, params: Any, state: Any, x: Any, y: Any) -> None:
+    """Integer labels must index the model's output classes (checked once, on the host)."""
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        return
+    out = jax.eval_shape(lambda p, s, x_: model.apply(p, s, x_)[0], params, state, x)
+    if out.ndim == y.ndim + 1 and out.shape[-1] > 1:
+        low, high = int(jnp.min(y)), int(jnp.max(y))
+        if low < 0 or high >= out.shape[-1]:
+            raise ValueError(
+                f"{where}: labels must lie in [0, {out.shape[-1]}) for a model with "
+                f"{out.shape[-1]} outputs; got labels from {low} to {high}."
+            )
+
+
+
+def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder):
+    extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+
+    def step(carry, inputs):
+        params, state, opt_state, ok = carry
+        (xb, yb), key = inputs
+
+        def objective(p):
+            predictions, new_state = model.apply(p, state, xb, key=key, train=True)
+            return loss(predictions, yb) + collect_penalties(new_state), (predictions, new_state)
+
+        (value, (predictions, new_state)), grads = jax.value_and_grad(
+            objective, has_aux=True)(params)
+        if extra_args:
+            updates, new_opt_state = optimizer.update(
+                grads, opt_state, params, value=value, grad=grads,
+                value_fn=lambda p: objective(p)[0])
+        else:
+            updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        # Once a loss is non-finite, hold the last finite params for the rest of the epoch.
+        ok = ok & jnp.isfinite(value)
+        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(ok, a, b), new, old)
+        carry = (keep(new_params, params), keep(new_state, state),
+                 keep(new_opt_state, opt_state), ok)
+        logged = {name: fn(predictions, yb) for name, fn in metric_fns.items()}
+        return carry, (value, logged)
+
+    def epoch(params, state, opt_state, x, y, key):
+        shuffle_key, steps_key = jax.random.split(key)
+        xs, ys = epoch_batches(shuffle_key, (x, y), batch_size, drop_remainder=drop_remainder)
+        keys = jax.random.split(steps_key, xs.shape[0])
+        (params, state, opt_state, _), (losses, logged) = jax.lax.scan(
+            step, (params, state, opt_state, jnp.array(True)), ((xs, ys), keys))
+        logs = {"loss": jnp.mean(losses)} | {k: jnp.mean(v) for k, v in logged.items()}
+        return params, state, opt_state, logs, losses
+
+    return jax.jit(epoch, donate_argnums=(0, 1, 2))
+
+
+def _make_evaluate(model, loss, metric_fns):
+    def batch_sums(params, state, xb, yb):
+        predictions, _ = model.apply(params, state, xb)
+        n = xb.shape[0]
+        sums = {"loss": loss(predictions, yb) * n}
+        return sums | {k: fn(predictions, yb) * n for k, fn in metric_fns.items()}
+
+    @jax.jit
+    def full_batches(params, state, xs, ys):
+        def body(total, batch):
+            sums = batch_sums(params, state, *batch)
+            return jax.tree.map(jnp.add, total, sums), None
+
+        zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(batch_sums, params, state,
+                                                          xs[0], ys[0]))
+        return jax.lax.scan(body, zero, (xs, ys))[0]
+
+    def evaluate_fn(params, state, x, y, batch_size):
+        n = x.shape[0]
+        count = n // batch_size
+        total = None
+        if count:
+            cut = count * batch_size
+            total = full_batches(params, state, x[:cut].reshape(count, batch_size, *x.shape[1:]),
+                                 y[:cut].reshape(count, batch_size, *y.shape[1:]))
+        if n % batch_size:
+            rest = jax.jit(batch_sums)(params, state, x[count * batch_size:],
+                                       y[count * batch_size:])
+            total = rest if total is None else jax.tree.map(jnp.add, total, rest)
+        total = jax.device_get(total)
+        return {"loss": float(total.pop("loss")) / n} | {k: float(v) / n for k, v in total.items()}
+
+    return evaluate_fn
+
+
+def _progress_bar(progress: bool | None, epochs: int):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, unit="epoch", leave=True)
+
+
+def fit(
+    model: Layer,
+    params: Any,
+    state: Any,
+    optimizer: optax.GradientTransformation,
+    loss: Callable[[Any, Any], jax.Array],
+    train_data: tuple[Any, Any],
+    *,
+    epochs: int,
+    batch_size: int,
+    key: jax.Array,
+    val_data: tuple[Any, Any] | None = None,
+    metrics: Sequence[str | Callable] | dict | None = None,
+    callbacks: Sequence[Callback] = (),
+    opt_state: Any = None,
+    accumulate_steps: int = 1,
+    drop_remainder: bool = True,
+    verbose: int = 1,
+    progress: bool | None = None,
+    print_fn: Callable[[str], None] = print,
+) -> tuple[Any, Any, Any, History]:
+    """Train ``model`` with ``optimizer`` on ``loss``; each epoch is one compiled call.
+
+    Every epoch shuffles the data (by ``key``), splits it into minibatches and runs all
+    steps as one ``jax.lax.scan`` inside one ``jax.jit`` call, with params, state and
+    optimizer state donated. Losses and metrics come back to the host once per epoch.
+    The model runs in training mode (dropout on, batch statistics) with a fresh key per
+    step; penalties that layers report in their state (``jnn.layers.collect_penalties``)
+    are added to the loss.
+
+    Optimizers that need the loss itself (``GradientTransformationExtraArgs``, such as
+    L-BFGS or Newton) receive ``value=``, ``grad=`` and ``value_fn=`` (the minibatch
+    loss as a function of params).
+
+    If the loss becomes NaN or infinite, training stops: the params are the last finite
+    ones, ``history.stop_reason`` names the epoch and step, and a
+    :class:`NonFiniteLossWarning` is issued.
+
+    Args:
+        model: a jnn layer.
+        params, state: from ``model.init``; they are copied, never donated.
+        optimizer: an optax gradient transformation.
+        loss: ``loss(predictions, targets) -> scalar`` such as
+            ``jnn.losses.softmax_cross_entropy``.
+        train_data: ``(x, y)`` with a shared leading axis.
+        epochs: the number of passes over the data.
+        batch_size: examples per step; the remainder is dropped each epoch by default
+            (different examples each epoch); ``drop_remainder=False`` fills the last
+            batch with examples from the start of the epoch's order.
+        key: shuffles and per-step keys come from it; the same key gives the same run.
+        val_data: ``(x, y)`` evaluated after every epoch, logged as ``val_...``.
+        metrics: names (``"accuracy"``, ``"binary_accuracy"``, ``"top5_accuracy"``,
+            ``"mse"``, ``"mae"``) or functions ``metric(predictions, targets)``.
+        callbacks: e.g. ``[EarlyStopping(patience=5)]``.
+        opt_state: resume from this optimizer state instead of ``optimizer.init``.
+        accumulate_steps: average gradients over this many minibatches per update
+            (``optax.MultiSteps``).
+        verbose: 1 prints a line per epoch (unless a progress bar shows), 0 is silent.
+        progress: a tqdm bar per epoch; by default only when stderr is a terminal.
+
+    Returns:
+        ``(params, state, opt_state, history)``.
+
+    Example:
+        >>> import jax, optax, jnn
+        >>> from jnn.layers import Dense, Sequential
+        >>> x, y = jnn.data.spirals(jax.random.key(0), 256)
+        >>> model = Sequential([Dense(32), jax.nn.relu, Dense(2)])
+        >>> params, state = model.init(jax.random.key(1), x)
+        >>> params, state, opt_state, history = fit(
+        ...     model, params, state, optax.adam(1e-2), jnn.losses.softmax_cross_entropy,
+        ...     (x, y), epochs=2, batch_size=32, key=jax.random.key(2), verbose=0)
+        >>> history.epochs
+        2
+    """
+    where = "fit"
+    if not isinstance(model, Layer):
+        raise TypeError(f"{where}: model must be a jnn Layer; got {type(model).__name__}.")
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"{where}: optimizer must be an optax GradientTransformation such as "
+                        f"optax.adam(1e-3); got {type(optimizer).__name__}.")
+    epochs = _checks.positive_int(where, "epochs", epochs)
+    accumulate_steps = _checks.positive_int(where, "accumulate_steps", accumulate_steps)
+    x, y = _check_pair(where, "train_data", train_data)
+    batch_size = _checks.positive_int(where, "batch_size", batch_size)
+    if batch_size > x.shape[0]:
+        raise ValueError(f"{where}: batch_size={batch_size} is larger than the "
+                         f"{x.shape[0]} training examples; use batch_size <= {x.shape[0]}.")
+    _check_labels(where, model, params, state, x, y)
+    if val_data is not None:
+        val_x, val_y = _check_pair(where, "val_data", val_data)
+        _check_labels(where, model, params, state, val_x, val_y)
+    metric_fns = _metrics.resolve(metrics)
+    if accumulate_steps > 1:
+        optimizer = optax.MultiSteps(optimizer, accumulate_steps).gradient_transformation()
+
+    if opt_state is None:
+        opt_state = optimizer.init(params)
+    # Fresh, distinct buffers: the epoch function donates them, and an optimizer state
+    # may share arrays with params or between its own leaves.
+    params, state, opt_state = jax.tree.map(jnp.copy, (params, state, opt_state))
+    ctx = TrainingContext(params=params, state=state, opt_state=opt_state, history=History())
+    epoch_fn = _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder)
+    evaluate_fn = _make_evaluate(model, loss, metric_fns) if val_data is not None else None
+    for callback in callbacks:
+        callback.on_train_begin(ctx)
+    bar = _progress_bar(progress, epochs)
+    try:
+        for epoch in range(epochs):
+            ctx.epoch = epoch
+            ctx.params, ctx.state, ctx.opt_state, logs, step_losses = epoch_fn(
+                ctx.params, ctx.state, ctx.opt_state, x, y, jax.random.fold_in(key, epoch))
+            logs, step_losses = jax.device_get((logs, step_losses))
+            bad = np.flatnonzero(~np.isfinite(step_losses))
+            if bad.size:
+                ctx.history.stop_reason = (
+                    f"non-finite loss at epoch {epoch + 1}, step {int(bad[0]) + 1} of "
+                    f"{step_losses.size}; returning the last finite params")
+                warnings.warn(f"fit: {ctx.history.stop_reason}. Lower the learning rate or "
+                              f"check the data.", NonFiniteLossWarning, stacklevel=2)
+                break
+            logs = {"loss": float(logs.pop("loss"))} | {k: float(v) for k, v in logs.items()}
+            if evaluate_fn is not None:
+                val = evaluate_fn(ctx.params, ctx.state, val_x, val_y, batch_size)
+                logs |= {f"val_{k}": v for k, v in val.items()}
+            ctx.history.append(logs)
+            text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+            if bar is not None:
+                bar.set_postfix_str(text)
+                bar.update(1)
+            elif verbose:
+                print_fn(f"epoch {epoch + 1:3d}/{epochs}  {text}")
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs, ctx)
+            if ctx.stop_training:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    for callback in callbacks:
+        callback.on_train_end(ctx)
+    return ctx.params, ctx.state, ctx.opt_state, ctx.history
+
+
+def evaluate(
+    model: Layer,
+    params: Any,
+    state: Any,
+    loss: Callable[[Any, Any], jax.Array],
+    data: tuple[Any, Any],
+    *,
+    batch_size: int | None = None,
+    metrics: Sequence[str | Callable] | dict | None = None,
+) -> dict[str, float]:
+    """Loss and metrics over all of ``data`` (each example counted once), in eval mode.
+
+    Example:
+        >>> import jax, jnn
+        >>> from jnn.layers import Dense
+        >>> x, y = jnn.data.spirals(jax.random.key(0), 64)
+        >>> params, state = Dense(2).init(jax.random.key(1), x)
+        >>> sorted(evaluate(Dense(2), params, state, jnn.losses.softmax_cross_entropy,
+        ...                 (x, y), metrics=["accuracy"]))
+        ['accuracy', 'loss']
+    """
+    x, y = _check_pair("evaluate", "data", data)
+    batch_size = x.shape[0] if batch_size is None else _checks.positive_int(
+        "evaluate", "batch_size", batch_size)
+    batch_size = min(batch_size, x.shape[0])
+    _check_labels("evaluate", model, params, state, x, y)
+    return _make_evaluate(model, loss, _metrics.resolve(metrics))(params, state, x, y, batch_size)
+
+
+def predict(model: Layer, params: Any, state: Any, x: Any, *,
+            batch_size: int | None = None) -> jax.Array:
+    """The model's outputs on ``x`` in evaluation mode, in batches of ``batch_size``."""
+    x = jnp.asarray(x)
+    apply = jax.jit(lambda p, s, xb: model.apply(p, s, xb)[0])
+    if batch_size is None or batch_size >= x.shape[0]:
+        return apply(params, state, x)
+    batch_size = _checks.positive_int("predict", "batch_size", batch_size)
+    parts = [apply(params, state, x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    return jnp.concatenate(parts, axis=0)
