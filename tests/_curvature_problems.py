@@ -50,6 +50,34 @@ def known_spectrum(eigenvalues, seed=0):
     return (q * lam[None]) @ q.T, q
 
 
+def spectrum_operator(eigenvalues, seed=0, reflections=3):
+    """Matrix-free A = Q diag(eigenvalues) Q^T with Q a product of Householder reflections.
+
+    Returns ``(matvec, eigenvector)``: ``matvec(v) = A v`` (jnp, O(d)) and ``eigenvector(i)``
+    (numpy) the unit eigenvector ``Q e_i`` of ``eigenvalues[i]``.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    us = [u / np.linalg.norm(u) for u in rng.normal(size=(reflections, lam.size))]
+
+    def reflect(x, u, xp):
+        return x - 2.0 * u * (u @ x)
+
+    def q(x, xp=np):
+        for u in us:
+            x = reflect(x, xp.asarray(u), xp)
+        return x
+
+    def qt(x, xp=np):
+        for u in reversed(us):
+            x = reflect(x, xp.asarray(u), xp)
+        return x
+
+    matvec = lambda v: q(jnp.asarray(lam, v.dtype) * qt(v, jnp), jnp)
+    eigenvector = lambda i: q(np.eye(lam.size)[i])
+    return matvec, eigenvector
+
+
 def matrix_operator(A):
     """v -> A v on a flat vector (a 'params' of shape (d,))."""
     A = jnp.asarray(A)

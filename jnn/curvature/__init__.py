@@ -4,6 +4,11 @@ Everything takes a ``loss(params, batch) -> scalar`` (or a linear operator ``v -
 from one) and works under ``jax.jit``.
 """
 
+from ._eigen import ConditionNumber as ConditionNumber
+from ._eigen import Eigenpairs as Eigenpairs
+from ._eigen import condition_number as condition_number
+from ._eigen import smallest_eigenvalues as smallest_eigenvalues
+from ._eigen import top_eigenvalues as top_eigenvalues
 from ._gauss_newton import ggn_matrix as ggn_matrix
 from ._gauss_newton import ggn_operator as ggn_operator
 from ._gauss_newton import ggn_vp as ggn_vp
@@ -11,3 +16,5 @@ from ._hessian import hessian as hessian
 from ._hessian import hessian_diag as hessian_diag
 from ._hvp import hvp as hvp
 from ._hvp import hvp_operator as hvp_operator
+from ._power import PowerIteration as PowerIteration
+from ._power import power_iteration as power_iteration

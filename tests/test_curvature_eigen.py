@@ -1,0 +1,192 @@
+"""Lanczos (top/smallest eigenpairs, condition number) and power iteration against numpy.eigh."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from _curvature_problems import (
+    known_spectrum,
+    matrix_operator,
+    mlp_loss,
+    mlp_problem,
+    spectrum_operator,
+)
+from jax.flatten_util import ravel_pytree
+
+from jnn.curvature import (
+    condition_number,
+    hessian,
+    hvp_operator,
+    power_iteration,
+    smallest_eigenvalues,
+    top_eigenvalues,
+)
+
+
+@pytest.fixture(scope="module")
+def mlp_hessian_d1000():
+    """A tanh MLP 10-45-10 (d = 955) with cross-entropy; its Hessian and numpy's eigh."""
+    with jax.enable_x64(True):
+        params, batch = mlp_problem(jax.random.key(3), n=64, d_in=10, width=45, classes=10)
+        H = np.asarray(
+            jax.jit(lambda p, b: hessian(mlp_loss, p, b, chunk_size=128)[0])(params, batch)
+        )
+    H = 0.5 * (H + H.T)
+    lam, U = np.linalg.eigh(H)
+    return params, batch, H, lam, U
+
+
+def test_lanczos_matches_eigh_on_mlp_hessian_d1000(x64, mlp_hessian_d1000):
+    params, batch, H, lam, U = mlp_hessian_d1000
+    assert H.shape == (955, 955)
+    k = 4
+
+    @jax.jit
+    def run(p, b, key):
+        return top_eigenvalues(hvp_operator(mlp_loss, p, b), p, k, key=key, num_iters=120, tol=0)
+
+    res = run(params, batch, jax.random.key(0))
+    np.testing.assert_allclose(res.eigenvalues, lam[::-1][:k], rtol=1e-10)
+    Y = jax.vmap(lambda t: ravel_pytree(t)[0])(res.eigenvectors)
+    for i in range(k):
+        u = U[:, -1 - i]
+        np.testing.assert_allclose(abs(float(Y[i] @ u)), 1.0, atol=1e-8)
+        # the reported bound is the true residual ||H y - theta y||
+        resid = np.linalg.norm(H @ Y[i] - res.eigenvalues[i] * Y[i])
+        assert float(res.error_bounds[i]) < 1e-9 * lam[-1] and resid < 1e-9 * lam[-1]
+    assert int(res.num_matvecs) == 120 and bool(res.finite)
+
+
+def test_lanczos_tolerance_stops_early_and_bounds_are_residuals(x64):
+    lam = np.concatenate([[10.0, 9.0, 8.5], np.linspace(0.0, 5.0, 997)])
+    op, eigenvector = spectrum_operator(lam, seed=1)
+    p = jnp.zeros(1000)
+    res = top_eigenvalues(op, p, 3, key=jax.random.key(1), num_iters=100, tol=1e-10)
+    assert bool(res.converged) and int(res.num_matvecs) < 100
+    np.testing.assert_allclose(res.eigenvalues, [10.0, 9.0, 8.5], rtol=1e-9)
+    np.testing.assert_allclose(abs(float(res.eigenvectors[1] @ eigenvector(1))), 1.0, atol=1e-6)
+    # a short run: bounds equal the true residual norms and contain an eigenvalue
+    short = top_eigenvalues(op, p, 3, key=jax.random.key(1), num_iters=8, tol=0)
+    Y = np.asarray(short.eigenvectors)
+    resid = np.linalg.norm(jax.vmap(op)(Y) - short.eigenvalues[:, None] * Y, axis=1)
+    np.testing.assert_allclose(short.error_bounds, resid, rtol=1e-6)
+    for theta, bound in zip(np.asarray(short.eigenvalues), np.asarray(short.error_bounds)):
+        assert np.min(np.abs(lam - theta)) <= bound * (1 + 1e-9)
+
+
+def test_smallest_eigenvalues_find_the_saddle_direction(x64):
+    lam = np.concatenate([[-3.0, -1.0], np.linspace(0.5, 4.0, 198)])
+    A, Q = known_spectrum(lam, seed=2)
+    res = smallest_eigenvalues(
+        matrix_operator(A), jnp.zeros(200), 2, key=jax.random.key(0), num_iters=80, tol=1e-12
+    )
+    np.testing.assert_allclose(res.eigenvalues, [-3.0, -1.0], rtol=1e-10)
+    np.testing.assert_allclose(
+        abs(float(np.asarray(res.eigenvectors)[0] @ Q[:, 0])), 1.0, atol=1e-8
+    )
+    assert bool(res.converged)
+
+
+def test_repeated_eigenvalues_survive_lanczos_breakdown(x64):
+    # only three distinct eigenvalues: the Krylov space is invariant after 3 steps
+    lam = np.array([3.0] * 4 + [1.0] * 20 + [0.0] * 76)
+    A, _ = known_spectrum(lam, seed=3)
+    res = top_eigenvalues(
+        matrix_operator(A), jnp.zeros(100), 5, key=jax.random.key(0), num_iters=30, tol=0
+    )
+    np.testing.assert_allclose(res.eigenvalues, [3, 3, 3, 3, 1], atol=1e-10)
+    Y = np.asarray(res.eigenvectors)
+    np.testing.assert_allclose(Y @ Y.T, np.eye(5), atol=1e-10)
+    assert bool(res.finite)
+
+
+def test_eigenvectors_are_pytrees_like_params(key):
+    params, batch = mlp_problem(key, dtype=jnp.float32)
+    res = top_eigenvalues(hvp_operator(mlp_loss, params, batch), params, 2, key=key, num_iters=20)
+    assert jax.tree.structure(res.eigenvectors) == jax.tree.structure(params)
+    for y, p in zip(jax.tree.leaves(res.eigenvectors), jax.tree.leaves(params)):
+        assert y.shape == (2, *p.shape) and y.dtype == jnp.float32
+    assert res.eigenvalues.dtype == jnp.float32
+
+
+def test_condition_number_of_known_spectrum(x64):
+    A, _ = known_spectrum(np.concatenate([[0.1], np.linspace(1.0, 50.0, 299)]), seed=4)
+    res = condition_number(
+        matrix_operator(A), jnp.zeros(300), key=jax.random.key(0), num_iters=150, tol=1e-12
+    )
+    np.testing.assert_allclose([res.largest, res.smallest], [50.0, 0.1], rtol=1e-9)
+    np.testing.assert_allclose(res.condition_number, 500.0, rtol=1e-8)
+    assert bool(res.positive_definite)
+    A2, _ = known_spectrum(np.linspace(-1.0, 2.0, 50), seed=5)
+    res2 = condition_number(matrix_operator(A2), jnp.zeros(50), key=jax.random.key(0), tol=1e-12)
+    assert not bool(res2.positive_definite) and np.isinf(res2.condition_number)
+    np.testing.assert_allclose(res2.smallest, -1.0, rtol=1e-9)
+
+
+def test_power_iteration_pyhessian_rule_and_count(x64):
+    lam = np.concatenate([[10.0, 8.0], np.linspace(0.0, 5.0, 98)])
+    A, Q = known_spectrum(lam, seed=6)
+    res = power_iteration(
+        matrix_operator(A), jnp.zeros(100), key=jax.random.key(0), num_iters=500, tol=1e-8
+    )
+    assert bool(res.converged) and int(res.num_matvecs) < 500
+    np.testing.assert_allclose(res.eigenvalue, 10.0, rtol=1e-7)
+    np.testing.assert_allclose(abs(float(np.asarray(res.eigenvector) @ Q[:, 0])), 1.0, atol=1e-3)
+    # the count follows the linear rate (8/10)^(2t) of the Rayleigh quotient
+    t = int(res.num_matvecs)
+    assert 30 <= t <= 60, t
+    short = power_iteration(matrix_operator(A), jnp.zeros(100), key=jax.random.key(0), num_iters=3)
+    assert int(short.num_matvecs) == 3 and not bool(short.converged)
+
+
+def test_lanczos_needs_fewer_products_than_power_iteration(x64):
+    lam = np.concatenate([[10.0, 9.5], np.linspace(0.0, 9.0, 398)])
+    op, _ = spectrum_operator(lam, seed=7)
+    p = jnp.zeros(400)
+    pw = power_iteration(op, p, key=jax.random.key(0), num_iters=1000, tol=1e-6)
+    lz = top_eigenvalues(op, p, key=jax.random.key(0), num_iters=400, tol=1e-6, check_every=1)
+    assert abs(float(lz.eigenvalues[0]) - 10.0) < 1e-5 * 10
+    assert 3 * int(lz.num_matvecs) <= int(pw.num_matvecs), (lz.num_matvecs, pw.num_matvecs)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_k_larger_than_d_and_num_iters_range():
+    op, p = (lambda v: 2.0 * v), jnp.zeros(5)
+    with pytest.raises(
+        ValueError,
+        match=r"top_eigenvalues: k=6 eigenvalues were asked of an operator of dimension d=5",
+    ):
+        top_eigenvalues(op, p, 6, key=jax.random.key(0))
+    with pytest.raises(
+        ValueError, match=r"smallest_eigenvalues: num_iters=9 must be between k=2 and d=5"
+    ):
+        smallest_eigenvalues(op, p, 2, key=jax.random.key(0), num_iters=9)
+    with pytest.raises(TypeError, match=r"top_eigenvalues: k must be a positive integer; got 1.5"):
+        top_eigenvalues(op, p, 1.5, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"power_iteration: tol must be in \[0.0, inf\); got -1"):
+        power_iteration(op, p, key=jax.random.key(0), tol=-1)
+
+
+def test_operator_output_must_match_params():
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)top_eigenvalues: matvec\(v\) must return a tree shaped like params.*matvec\(v\): .*params: ",
+    ):
+        top_eigenvalues(lambda v: v[:3], jnp.zeros(5), key=jax.random.key(0))
+    with pytest.raises(TypeError, match=r"power_iteration: matvec must be a function v -> A v"):
+        power_iteration(jnp.eye(3), jnp.zeros(3), key=jax.random.key(0))
+
+
+def test_non_finite_is_a_flag_under_jit_and_an_error_outside():
+    op = lambda v: jnp.log(v - 10.0) * v
+    p = jnp.zeros(8)
+    with pytest.raises(
+        ValueError, match=r"top_eigenvalues: the Lanczos result contains nan or inf"
+    ):
+        top_eigenvalues(op, p, key=jax.random.key(0), num_iters=4)
+    res = jax.jit(lambda p: top_eigenvalues(op, p, key=jax.random.key(0), num_iters=4))(p)
+    assert not bool(res.finite)
+    pw = jax.jit(lambda p: power_iteration(op, p, key=jax.random.key(0), num_iters=4))(p)
+    assert not bool(pw.finite)
