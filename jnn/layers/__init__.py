@@ -18,6 +18,10 @@ from jnn.layers._dense import Dense as Dense
 from jnn.layers._dropout import Dropout as Dropout
 from jnn.layers._dropout import SpatialDropout as SpatialDropout
 from jnn.layers._embedding import Embedding as Embedding
+from jnn.layers._fixed import FixedConv as FixedConv
+from jnn.layers._fixed import Frozen as Frozen
+from jnn.layers._fixed import prewitt_kernel as prewitt_kernel
+from jnn.layers._fixed import sobel_kernel as sobel_kernel
 from jnn.layers._linen import from_linen as from_linen
 from jnn.layers._linen import to_linen_params as to_linen_params
 from jnn.layers._noise import GaussianNoise as GaussianNoise
@@ -33,6 +37,6 @@ from jnn.layers._pool import GlobalMaxPool as GlobalMaxPool
 from jnn.layers._pool import MaxPool as MaxPool
 from jnn.layers._prelu import PReLU as PReLU
 from jnn.layers._reshape import Flatten as Flatten
-from jnn.layers._rnn import RNN as RNN
 from jnn.layers._rnn import Bidirectional as Bidirectional
+from jnn.layers._rnn import RNN as RNN
 from jnn.layers._rnn import generate as generate
