@@ -1,11 +1,14 @@
 """LR range test: LR sequence, suggestion in the stable range, divergence stop, scan = loop."""
 
+import doctest
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+from jnn.optim import _lr_finder
 from jnn.optim._lr_finder import LRRangeTestResult, lr_range_test
 
 
@@ -172,3 +175,8 @@ def test_bad_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         lr_range_test(**args)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(_lr_finder, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,5 +1,6 @@
 """Schedules: point by point against closed forms written independently in numpy."""
 
+import doctest
 import math
 
 import jax
@@ -346,3 +347,8 @@ BAD = [
 def test_bad_arguments(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_docstring_examples():
+    result = doctest.testmod(S, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
