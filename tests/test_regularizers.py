@@ -346,3 +346,17 @@ def test_needs_params_and_valid_axis():
 def test_docstring_examples():
     result = doctest.testmod(R, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_transformations_keep_dtypes():
+    """bfloat16 and float32 leaves come out in their own dtype."""
+    params = {"a": jnp.full((3, 2), 4.0, jnp.bfloat16), "b": jnp.full((2, 2), 4.0, jnp.float32)}
+    grads = jax.tree.map(jnp.ones_like, params)
+    for tx in (R.max_norm(1.0), R.add_l1_subgradient(0.1), R.add_decayed_weights(0.1),
+               R.add_gradient_noise(0.1, key=0)):
+        updates, _ = tx.update(grads, tx.init(params), params)
+        assert jax.tree.map(lambda u: u.dtype, updates) == {"a": jnp.bfloat16, "b": jnp.float32}
+    updates, _ = R.max_norm(1.0).update(grads, None, params)
+    new = optax.apply_updates(params, updates)
+    norms = jnp.linalg.norm(new["a"].astype(jnp.float32), axis=0)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-2)  # bfloat16 rounding
