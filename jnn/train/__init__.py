@@ -3,6 +3,9 @@
 from jnn.train._callbacks import Callback as Callback
 from jnn.train._callbacks import EarlyStopping as EarlyStopping
 from jnn.train._callbacks import TrainingContext as TrainingContext
+from jnn.train._checkpoint import Checkpoint as Checkpoint
+from jnn.train._checkpoint import Checkpointer as Checkpointer
+from jnn.train._checkpoint import Restored as Restored
 from jnn.train._fit import NonFiniteLossWarning as NonFiniteLossWarning
 from jnn.train._fit import evaluate as evaluate
 from jnn.train._fit import fit as fit

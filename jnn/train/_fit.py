@@ -159,6 +159,8 @@ def fit(
     metrics: Sequence[str | Callable] | dict | None = None,
     callbacks: Sequence[Callback] = (),
     opt_state: Any = None,
+    initial_epoch: int = 0,
+    history: History | None = None,
     accumulate_steps: int = 1,
     drop_remainder: bool = True,
     verbose: int = 1,
@@ -199,6 +201,9 @@ def fit(
             ``"mse"``, ``"mae"``) or functions ``metric(predictions, targets)``.
         callbacks: e.g. ``[EarlyStopping(patience=5)]``.
         opt_state: resume from this optimizer state instead of ``optimizer.init``.
+        initial_epoch: resume at this epoch (0-based): epochs ``initial_epoch..epochs-1``
+            run with the same shuffles and keys as an uninterrupted run would use.
+        history: a History to continue (from a restored checkpoint).
         accumulate_steps: average gradients over this many minibatches per update
             (``optax.MultiSteps``).
         verbose: 1 prints a line per epoch (unless a progress bar shows), 0 is silent.
@@ -226,6 +231,8 @@ def fit(
         raise TypeError(f"{where}: optimizer must be an optax GradientTransformation such as "
                         f"optax.adam(1e-3); got {type(optimizer).__name__}.")
     epochs = _checks.positive_int(where, "epochs", epochs)
+    _checks.number_in_range(where, "initial_epoch", initial_epoch, 0, epochs - 1,
+                            fix="It counts completed epochs, e.g. restored.step.")
     accumulate_steps = _checks.positive_int(where, "accumulate_steps", accumulate_steps)
     x, y = _check_pair(where, "train_data", train_data)
     batch_size = _checks.positive_int(where, "batch_size", batch_size)
@@ -245,14 +252,15 @@ def fit(
     # Fresh, distinct buffers: the epoch function donates them, and an optimizer state
     # may share arrays with params or between its own leaves.
     params, state, opt_state = jax.tree.map(jnp.copy, (params, state, opt_state))
-    ctx = TrainingContext(params=params, state=state, opt_state=opt_state, history=History())
+    ctx = TrainingContext(params=params, state=state, opt_state=opt_state,
+                          history=History() if history is None else history)
     epoch_fn = _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder)
     evaluate_fn = _make_evaluate(model, loss, metric_fns) if val_data is not None else None
     for callback in callbacks:
         callback.on_train_begin(ctx)
     bar = _progress_bar(progress, epochs)
     try:
-        for epoch in range(epochs):
+        for epoch in range(initial_epoch, epochs):
             ctx.epoch = epoch
             ctx.params, ctx.state, ctx.opt_state, logs, step_losses = epoch_fn(
                 ctx.params, ctx.state, ctx.opt_state, x, y, jax.random.fold_in(key, epoch))

@@ -1,0 +1,176 @@
+"""Checkpoints with orbax: atomic, keep-last-N and keep-best, structure-checked, no pickle."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from jnn import _checks
+from jnn.train._callbacks import Callback
+from jnn.train._history import History
+
+
+@dataclasses.dataclass
+class Restored:
+    """What :meth:`Checkpointer.restore` returns."""
+
+    params: Any
+    state: Any
+    opt_state: Any
+    step: int
+    history: History
+    metrics: dict[str, float]
+
+
+def _leaf_paths(tree: Any) -> list[tuple[str, tuple, str]]:
+    """(path, shape, dtype) of every leaf; lists, tuples and NamedTuples compare alike."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    out = []
+    for path, leaf in flat:
+        keys = []
+        for k in path:
+            if isinstance(k, jax.tree_util.SequenceKey):
+                keys.append(str(k.idx))
+            elif isinstance(k, jax.tree_util.DictKey):
+                keys.append(str(k.key))
+            elif isinstance(k, jax.tree_util.GetAttrKey):
+                keys.append(k.name)
+            else:
+                keys.append(str(getattr(k, "idx", k)))
+        out.append(("/".join(keys), tuple(np.shape(leaf)), str(np.dtype(leaf.dtype))))
+    return sorted(out)
+
+
+class Checkpointer:
+    """Save and restore training state in a directory, one sub-directory per step.
+
+    Each save is written to a temporary directory and renamed into place when complete
+    (orbax's atomic commit), so a crash mid-save never touches earlier checkpoints.
+    Arrays are stored with tensorstore and the history as JSON: nothing is pickled.
+    The ``max_to_keep`` most recent checkpoints are kept, plus the best one by
+    ``best_metric`` when it is given.
+
+    Example:
+        >>> import tempfile, jax.numpy as jnp
+        >>> ckpt = Checkpointer(tempfile.mkdtemp(), max_to_keep=2)
+        >>> ckpt.save(1, {"w": jnp.ones(2)}, {}, ())
+        >>> ckpt.restore(({"w": jnp.zeros(2)}, {}, ())).params["w"].tolist()
+        [1.0, 1.0]
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3,
+                 best_metric: str | None = None, best_mode: str = "min"):
+        if best_mode not in ("min", "max"):
+            raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max'; got {best_mode!r}.")
+        _checks.positive_int("Checkpointer", "max_to_keep", max_to_keep)
+        self.directory = os.path.abspath(os.fspath(directory))
+        self.best_metric = best_metric
+        keep = [policies.LatestN(n=max_to_keep)]
+        if best_metric is not None:
+            keep.append(policies.BestN(get_metric_fn=lambda m: m[best_metric],
+                                       reverse=best_mode == "min", n=1))
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=policies.AnyPreservationPolicy(keep),
+            best_fn=(lambda m: m[best_metric]) if best_metric is not None else None,
+            best_mode=best_mode,
+            enable_async_checkpointing=False,
+        )
+        self._manager = ocp.CheckpointManager(
+            self.directory, options=options,
+            item_handlers={"train": ocp.StandardCheckpointHandler(),
+                           "meta": ocp.JsonCheckpointHandler()})
+
+    def save(self, step: int, params: Any, state: Any, opt_state: Any, *,
+             history: History | None = None, metrics: dict[str, float] | None = None) -> None:
+        """Write a checkpoint for ``step`` (an int such as the epoch)."""
+        if self.best_metric is not None and (metrics is None or self.best_metric not in metrics):
+            raise ValueError(
+                f"Checkpointer.save: best_metric={self.best_metric!r} needs metrics with that "
+                f"key; got {sorted(metrics or {})}."
+            )
+        meta = {"history": history.metrics if history is not None else {},
+                "stop_reason": history.stop_reason if history is not None else None,
+                "metrics": {k: float(v) for k, v in (metrics or {}).items()}}
+        train = {"params": params, "state": state, "opt_state": opt_state}
+        self._manager.save(
+            int(step), metrics=meta["metrics"] or None, force=True,
+            args=ocp.args.Composite(train=ocp.args.StandardSave(train),
+                                    meta=ocp.args.JsonSave(meta)))
+        self._manager.wait_until_finished()
+
+    def steps(self) -> list[int]:
+        """The steps that have a complete checkpoint, oldest first."""
+        return sorted(self._manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def best_step(self) -> int | None:
+        return self._manager.best_step() if self.best_metric is not None else None
+
+    def restore(self, like: tuple[Any, Any, Any], step: int | None = None) -> Restored:
+        """Restore ``(params, state, opt_state)`` shaped like ``like`` from ``step``.
+
+        ``like`` is a ``(params, state, opt_state)`` triple of the same structure as
+        what was saved (for instance fresh ``model.init`` params and
+        ``optimizer.init(params)``); a different structure is refused with both printed.
+        """
+        where = "Checkpointer.restore"
+        if step is None:
+            step = self.latest_step()
+            if step is None:
+                raise FileNotFoundError(
+                    f"{where}: no checkpoint in {self.directory}; save one first, or check "
+                    f"the directory.")
+        elif step not in self.steps():
+            raise FileNotFoundError(
+                f"{where}: no checkpoint for step {step} in {self.directory}; available "
+                f"steps: {self.steps()}.")
+        if not (isinstance(like, (tuple, list)) and len(like) == 3):
+            raise TypeError(f"{where}: like must be a (params, state, opt_state) triple.")
+        target = {"params": like[0], "state": like[1], "opt_state": like[2]}
+        saved = self._manager.item_metadata(step)["train"]
+        saved_tree = getattr(saved, "tree", saved)
+        if _leaf_paths(saved_tree) != _leaf_paths(target):
+            mine = {p: (s, d) for p, s, d in _leaf_paths(target)}
+            theirs = {p: (s, d) for p, s, d in _leaf_paths(saved_tree)}
+            diff = sorted(set(mine.items()) ^ set(theirs.items()))[:6]
+            raise ValueError(
+                f"{where}: the checkpoint at step {step} does not match the model.\n"
+                f"  saved:    {jax.tree.structure(saved_tree)}\n"
+                f"  expected: {jax.tree.structure(target)}\n"
+                f"  first differing leaves (path, (shape, dtype)): {diff}\n"
+                f"Build `like` from the same model and optimizer that wrote the checkpoint.")
+        try:
+            restored = self._manager.restore(step, args=ocp.args.Composite(
+                train=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"{where}: the checkpoint at step {step} in {self.directory} could not be "
+                f"read ({type(error).__name__}: {error}); it may be corrupted. Earlier steps: "
+                f"{[s for s in self.steps() if s != step]}.") from error
+        meta = restored["meta"]
+        history = History(metrics={k: list(v) for k, v in meta["history"].items()},
+                          stop_reason=meta.get("stop_reason"))
+        train = restored["train"]
+        return Restored(train["params"], train["state"], train["opt_state"], int(step),
+                        history, dict(meta.get("metrics", {})))
+
+
+class Checkpoint(Callback):
+    """A ``fit`` callback that saves every ``every`` epochs (step = epochs completed)."""
+
+    def __init__(self, checkpointer: Checkpointer, *, every: int = 1):
+        self.checkpointer = checkpointer
+        self.every = _checks.positive_int("Checkpoint", "every", every)
+
+    def on_epoch_end(self, epoch, logs, ctx):
+        if (epoch + 1) % self.every == 0:
+            self.checkpointer.save(epoch + 1, ctx.params, ctx.state, ctx.opt_state,
+                                   history=ctx.history, metrics=logs)

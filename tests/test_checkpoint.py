@@ -1,0 +1,106 @@
+"""Checkpoints: exact round trip, resume = uninterrupted, keep policies, atomicity, errors."""
+
+import os
+
+import jax
+import numpy as np
+import optax
+import pytest
+from _util import assert_trees_close
+
+import jnn
+from jnn import losses
+from jnn.layers import Dense, Sequential
+from jnn.train import Checkpoint, Checkpointer, fit
+
+MODEL = Sequential([Dense(8), jax.nn.relu, Dense(2)])
+
+
+@pytest.fixture(scope="module")
+def data():
+    return jnn.data.spirals(jax.random.key(0), 64)
+
+
+def init(data):
+    params, state = MODEL.init(jax.random.key(1), data[0])
+    optimizer = optax.adam(1e-2)
+    return params, state, optimizer, optimizer.init(params)
+
+
+def test_round_trip_is_exact_including_optimizer_state(tmp_path, data):
+    params, state, optimizer, opt_state = init(data)
+    params, state, opt_state, history = fit(MODEL, params, state, optimizer,
+                                            losses.softmax_cross_entropy, data, epochs=2,
+                                            batch_size=16, key=jax.random.key(2), verbose=0)
+    ckpt = Checkpointer(tmp_path)
+    ckpt.save(2, params, state, opt_state, history=history, metrics={"loss": 0.5})
+    fresh = init(data)
+    restored = Checkpointer(tmp_path).restore((fresh[0], fresh[1], fresh[3]))
+    assert restored.step == 2
+    assert_trees_close(restored.params, params, rtol=0, atol=0)
+    assert_trees_close(restored.opt_state, opt_state, rtol=0, atol=0)
+    assert jax.tree.structure(restored.opt_state) == jax.tree.structure(opt_state)
+    np.testing.assert_array_equal(restored.history["loss"], history["loss"])
+
+
+def test_resuming_continues_the_same_trajectory(tmp_path, data):
+    params, state, optimizer, _ = init(data)
+    kw = dict(batch_size=16, key=jax.random.key(3), verbose=0)
+    straight = fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data,
+                   epochs=4, **kw)
+    ckpt = Checkpointer(tmp_path, max_to_keep=5)
+    fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data, epochs=2,
+        callbacks=[Checkpoint(ckpt)], **kw)
+    assert ckpt.steps() == [1, 2]
+    fresh = init(data)
+    r = ckpt.restore((fresh[0], fresh[1], fresh[3]))
+    resumed = fit(MODEL, r.params, r.state, optimizer, losses.softmax_cross_entropy, data,
+                  epochs=4, opt_state=r.opt_state, initial_epoch=r.step, history=r.history, **kw)
+    assert_trees_close(resumed[0], straight[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(resumed[3]["loss"], straight[3]["loss"], rtol=1e-6)
+
+
+def test_keeps_last_n_and_best(tmp_path):
+    ckpt = Checkpointer(tmp_path, max_to_keep=2, best_metric="val_loss")
+    tree = ({"w": np.ones(2, np.float32)}, {}, ())
+    for step, val in enumerate([0.9, 0.1, 0.5, 0.7, 0.8], start=1):
+        ckpt.save(step, *tree, metrics={"val_loss": val})
+    assert ckpt.steps() == [2, 4, 5]
+    assert ckpt.best_step() == 2
+
+
+def test_interrupted_save_leaves_previous_checkpoint_loadable(tmp_path):
+    ckpt = Checkpointer(tmp_path)
+    good = ({"w": np.arange(3, dtype=np.float32)}, {}, ())
+    ckpt.save(1, *good)
+    # A save killed midway leaves only orbax's temporary directory behind.
+    partial = tmp_path / "2.orbax-checkpoint-tmp-1234567"
+    (partial / "train").mkdir(parents=True)
+    (partial / "train" / "garbage").write_bytes(b"\x00" * 10)
+    reopened = Checkpointer(tmp_path)
+    assert reopened.steps() == [1]
+    restored = reopened.restore(({"w": np.zeros(3, np.float32)}, {}, ()))
+    np.testing.assert_array_equal(restored.params["w"], [0, 1, 2])
+
+
+def test_never_pickles(tmp_path):
+    Checkpointer(tmp_path).save(1, {"w": np.ones(2, np.float32)}, {}, ())
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            assert not name.endswith((".pkl", ".pickle"))
+            with open(os.path.join(root, name), "rb") as f:
+                assert not f.read(2).startswith(b"\x80\x04"), name  # pickle protocol header
+
+
+def test_restore_errors_are_clear(tmp_path):
+    ckpt = Checkpointer(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint in .*; save one first"):
+        ckpt.restore(({}, {}, ()))
+    ckpt.save(1, {"w": np.ones(2, np.float32)}, {}, ())
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint for step 7 .* available steps: \[1\]"):
+        ckpt.restore(({}, {}, ()), step=7)
+    with pytest.raises(ValueError, match=r"(?s)does not match the model.*saved:.*expected:.*"
+                                         r"first differing leaves"):
+        ckpt.restore(({"w": np.ones(3, np.float32)}, {}, ()))
+    with pytest.raises(ValueError, match=r"best_metric='val_loss' needs metrics"):
+        Checkpointer(tmp_path / "b", best_metric="val_loss").save(1, {}, {}, ())
