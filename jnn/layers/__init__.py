@@ -37,6 +37,7 @@ from jnn.layers._pool import GlobalMaxPool as GlobalMaxPool
 from jnn.layers._pool import MaxPool as MaxPool
 from jnn.layers._prelu import PReLU as PReLU
 from jnn.layers._reshape import Flatten as Flatten
+from jnn.layers._residual import Residual as Residual
 from jnn.layers._rnn import RNN as RNN
 from jnn.layers._rnn import Bidirectional as Bidirectional
 from jnn.layers._rnn import generate as generate
