@@ -1,5 +1,7 @@
 """Training: ``fit`` compiled by the epoch, ``evaluate``, ``predict``, callbacks, history."""
 
+from jnn.train._adversarial import fgsm as fgsm
+from jnn.train._adversarial import pgd as pgd
 from jnn.train._callbacks import Callback as Callback
 from jnn.train._callbacks import EarlyStopping as EarlyStopping
 from jnn.train._callbacks import TrainingContext as TrainingContext

@@ -59,12 +59,15 @@ def _check_labels(where: str, model: Layer, params: Any, state: Any, x: Any, y: 
 
 
 
-def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder):
+def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder, attack):
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(carry, inputs):
         params, state, opt_state, ok = carry
         (xb, yb), key = inputs
+        if attack is not None:  # adversarial training: fit the attacked batch
+            key, attack_key = jax.random.split(key)
+            xb = attack(params, state, xb, yb, attack_key)
 
         def objective(p):
             predictions, new_state = model.apply(p, state, xb, key=key, train=True)
@@ -99,34 +102,37 @@ def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder):
     return jax.jit(epoch, donate_argnums=(0, 1, 2))
 
 
-def _make_evaluate(model, loss, metric_fns):
-    def batch_sums(params, state, xb, yb):
+def _make_evaluate(model, loss, metric_fns, attack=None):
+    def batch_sums(params, state, xb, yb, key):
+        if attack is not None:
+            xb = attack(params, state, xb, yb, key)
         predictions, _ = model.apply(params, state, xb)
         n = xb.shape[0]
         sums = {"loss": loss(predictions, yb) * n}
         return sums | {k: fn(predictions, yb) * n for k, fn in metric_fns.items()}
 
     @jax.jit
-    def full_batches(params, state, xs, ys):
+    def full_batches(params, state, xs, ys, keys):
         def body(total, batch):
             sums = batch_sums(params, state, *batch)
             return jax.tree.map(jnp.add, total, sums), None
 
         zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(batch_sums, params, state,
-                                                          xs[0], ys[0]))
-        return jax.lax.scan(body, zero, (xs, ys))[0]
+                                                          xs[0], ys[0], keys[0]))
+        return jax.lax.scan(body, zero, (xs, ys, keys))[0]
 
-    def evaluate_fn(params, state, x, y, batch_size):
+    def evaluate_fn(params, state, x, y, batch_size, key=None):
         n = x.shape[0]
         count = n // batch_size
+        keys = jax.random.split(jax.random.key(0) if key is None else key, count + 1)
         total = None
         if count:
             cut = count * batch_size
             total = full_batches(params, state, x[:cut].reshape(count, batch_size, *x.shape[1:]),
-                                 y[:cut].reshape(count, batch_size, *y.shape[1:]))
+                                 y[:cut].reshape(count, batch_size, *y.shape[1:]), keys[:-1])
         if n % batch_size:
             rest = jax.jit(batch_sums)(params, state, x[count * batch_size:],
-                                       y[count * batch_size:])
+                                       y[count * batch_size:], keys[-1])
             total = rest if total is None else jax.tree.map(jnp.add, total, rest)
         total = jax.device_get(total)
         return {"loss": float(total.pop("loss")) / n} | {k: float(v) / n for k, v in total.items()}
@@ -162,6 +168,7 @@ def fit(
     initial_epoch: int = 0,
     history: History | None = None,
     accumulate_steps: int = 1,
+    attack: Callable | None = None,
     drop_remainder: bool = True,
     verbose: int = 1,
     progress: bool | None = None,
@@ -206,6 +213,8 @@ def fit(
         history: a History to continue (from a restored checkpoint).
         accumulate_steps: average gradients over this many minibatches per update
             (``optax.MultiSteps``).
+        attack: adversarial training: each step fits ``attack(params, state, x, y, key)``
+            (e.g. ``jnn.train.fgsm(model, loss, epsilon=0.1)``) instead of the clean batch.
         verbose: 1 prints a line per epoch (unless a progress bar shows), 0 is silent.
         progress: a tqdm bar per epoch; by default only when stderr is a terminal.
 
@@ -254,7 +263,8 @@ def fit(
     params, state, opt_state = jax.tree.map(jnp.copy, (params, state, opt_state))
     ctx = TrainingContext(params=params, state=state, opt_state=opt_state,
                           history=History() if history is None else history)
-    epoch_fn = _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder)
+    epoch_fn = _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder,
+                           attack)
     evaluate_fn = _make_evaluate(model, loss, metric_fns) if val_data is not None else None
     for callback in callbacks:
         callback.on_train_begin(ctx)
@@ -305,8 +315,14 @@ def evaluate(
     *,
     batch_size: int | None = None,
     metrics: Sequence[str | Callable] | dict | None = None,
+    attack: Callable | None = None,
+    key: jax.Array | None = None,
 ) -> dict[str, float]:
     """Loss and metrics over all of ``data`` (each example counted once), in eval mode.
+
+    With ``attack`` (e.g. ``jnn.train.pgd(model, loss, epsilon=0.1)``) every batch is
+    attacked first, so the result is the robust loss and accuracy; ``key`` seeds the
+    attack's random start.
 
     Example:
         >>> import jax, jnn
@@ -322,7 +338,8 @@ def evaluate(
         "evaluate", "batch_size", batch_size)
     batch_size = min(batch_size, x.shape[0])
     _check_labels("evaluate", model, params, state, x, y)
-    return _make_evaluate(model, loss, _metrics.resolve(metrics))(params, state, x, y, batch_size)
+    evaluate_fn = _make_evaluate(model, loss, _metrics.resolve(metrics), attack)
+    return evaluate_fn(params, state, x, y, batch_size, key)
 
 
 def predict(model: Layer, params: Any, state: Any, x: Any, *,
