@@ -5,12 +5,23 @@ from jnn.train._adversarial import pgd as pgd
 from jnn.train._callbacks import Callback as Callback
 from jnn.train._callbacks import EarlyStopping as EarlyStopping
 from jnn.train._callbacks import TrainingContext as TrainingContext
-from jnn.train._checkpoint import Checkpoint as Checkpoint
-from jnn.train._checkpoint import Checkpointer as Checkpointer
-from jnn.train._checkpoint import Restored as Restored
 from jnn.train._fit import NonFiniteLossWarning as NonFiniteLossWarning
 from jnn.train._fit import evaluate as evaluate
 from jnn.train._fit import fit as fit
 from jnn.train._fit import predict as predict
 from jnn.train._history import History as History
 from jnn.train._metrics import METRICS as METRICS
+
+_LAZY = {"Checkpoint", "Checkpointer", "Restored"}  # orbax is imported on first use
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from jnn.train import _checkpoint
+
+        return getattr(_checkpoint, name)
+    raise AttributeError(f"module 'jnn.train' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
