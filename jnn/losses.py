@@ -61,8 +61,7 @@ def _where(name: str) -> str:
 def _check_reduction(name: str, reduction: str) -> None:
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(
-            f"{_where(name)}: reduction must be one of 'mean', 'sum', 'none'; got "
-            f"{reduction!r}."
+            f"{_where(name)}: reduction must be one of 'mean', 'sum', 'none'; got {reduction!r}."
         )
 
 

@@ -113,11 +113,17 @@ def test_eager_jit_and_jax_nn_agree_float32():
     reference = jax.jit(lambda x: {name: fn(x) for name, fn in JAX_NN.items()})(x)
     for name in A.names():
         assert eager[name].dtype == jnp.float32, name
-        np.testing.assert_allclose(jitted[name], eager[name], rtol=tol(jnp.float32), atol=1e-7,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            jitted[name], eager[name], rtol=tol(jnp.float32), atol=1e-7, err_msg=name
+        )
         if name in JAX_NN:
-            np.testing.assert_allclose(eager[name], reference[name], rtol=tol(jnp.float32),
-                                       atol=tol(jnp.float32), err_msg=name)
+            np.testing.assert_allclose(
+                eager[name],
+                reference[name],
+                rtol=tol(jnp.float32),
+                atol=tol(jnp.float32),
+                err_msg=name,
+            )
 
 
 @pytest.mark.parametrize("name", A.names())
@@ -212,9 +218,9 @@ def test_elementwise_stable_at_large_inputs():
 
 def test_softmax_jacobian_matches_jax_jacobian(x64):
     z = jnp.asarray(X, jnp.float64)  # a batch of 4 logit vectors of 6 classes
-    J, reference = jax.jit(
-        lambda z: (A.softmax_jacobian(z), jax.vmap(jax.jacobian(A.softmax))(z))
-    )(z)
+    J, reference = jax.jit(lambda z: (A.softmax_jacobian(z), jax.vmap(jax.jacobian(A.softmax))(z)))(
+        z
+    )
     assert J.shape == (4, 6, 6)
     np.testing.assert_allclose(J, reference, rtol=1e-12, atol=1e-14)
     s = np_softmax(X[0])
@@ -260,8 +266,14 @@ def test_check_grads_elementwise_order2(x64):
 
     # Forward mode to order 2; reverse mode is checked in test_check_grads_softmax_family and
     # through jax.grad against closed forms in the stability tests.
-    check_grads(jax.jit(f), (jnp.asarray(GRAD_X),), order=2, modes=("fwd",),
-                atol=tol(jnp.float64, "grads"), rtol=tol(jnp.float64, "grads"))
+    check_grads(
+        jax.jit(f),
+        (jnp.asarray(GRAD_X),),
+        order=2,
+        modes=("fwd",),
+        atol=tol(jnp.float64, "grads"),
+        rtol=tol(jnp.float64, "grads"),
+    )
 
 
 def test_check_grads_softmax_family(x64):
@@ -270,10 +282,22 @@ def test_check_grads_softmax_family(x64):
 
     f = jax.jit(f)
     x = jnp.asarray(GRAD_X)
-    check_grads(f, (x,), order=2, modes=("fwd",), atol=tol(jnp.float64, "grads"),
-                rtol=tol(jnp.float64, "grads"))
-    check_grads(f, (x,), order=1, modes=("rev",), atol=tol(jnp.float64, "grads"),
-                rtol=tol(jnp.float64, "grads"))
+    check_grads(
+        f,
+        (x,),
+        order=2,
+        modes=("fwd",),
+        atol=tol(jnp.float64, "grads"),
+        rtol=tol(jnp.float64, "grads"),
+    )
+    check_grads(
+        f,
+        (x,),
+        order=1,
+        modes=("rev",),
+        atol=tol(jnp.float64, "grads"),
+        rtol=tol(jnp.float64, "grads"),
+    )
 
 
 # --- jit, layers, registry ------------------------------------------------------------
@@ -293,8 +317,23 @@ def test_usable_as_layers_in_sequential(key):
 
 def test_registry_names_and_lookup():
     assert A.names() == sorted(A.names())
-    for name in ["identity", "step", "sigmoid", "tanh", "hard_tanh", "relu", "leaky_relu",
-                 "elu", "selu", "gelu", "swish", "silu", "softplus", "softmax", "log_softmax"]:
+    for name in [
+        "identity",
+        "step",
+        "sigmoid",
+        "tanh",
+        "hard_tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "swish",
+        "silu",
+        "softplus",
+        "softmax",
+        "log_softmax",
+    ]:
         assert A.get(name) is getattr(A, name)
     assert A.get("linear") is A.identity
     assert A.get("Leaky-ReLU") is A.leaky_relu
@@ -302,24 +341,44 @@ def test_registry_names_and_lookup():
 
 
 def test_registry_unknown_name():
-    with pytest.raises(ValueError, match=r"activations.get: unknown activation 'rleu'; valid "
-                       r"names are elu, gelu, .*relu.*Or pass a function"):
+    with pytest.raises(
+        ValueError,
+        match=r"activations.get: unknown activation 'rleu'; valid "
+        r"names are elu, gelu, .*relu.*Or pass a function",
+    ):
         A.get("rleu")
-    with pytest.raises(TypeError, match=r"activations.get: name must be a string such as "
-                       r"'relu' or a callable; got 3 \(type int\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"activations.get: name must be a string such as "
+        r"'relu' or a callable; got 3 \(type int\)",
+    ):
         A.get(3)
 
 
 # --- bad input ------------------------------------------------------------------------
 
-FLOAT_ONLY = ["sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
-              "softplus", "softmax", "log_softmax"]
+FLOAT_ONLY = [
+    "sigmoid",
+    "tanh",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softmax",
+    "log_softmax",
+]
 
 
 @pytest.mark.parametrize("name", FLOAT_ONLY)
 def test_integer_input_rejected(name):
-    with pytest.raises(TypeError, match=rf"activations.{name}: x has dtype int32 but a floating "
-                       r"dtype is needed. Cast it first, e.g. x.astype\(jnp.float32\)"):
+    with pytest.raises(
+        TypeError,
+        match=rf"activations.{name}: x has dtype int32 but a floating "
+        r"dtype is needed. Cast it first, e.g. x.astype\(jnp.float32\)",
+    ):
         A.get(name)(jnp.array([1, 2]))
 
 
@@ -330,25 +389,37 @@ def test_softmax_jacobian_integer_rejected():
 
 @pytest.mark.parametrize("name", ["relu", "hard_tanh", "step"])
 def test_bool_input_rejected(name):
-    with pytest.raises(TypeError, match=rf"activations.{name}: x has dtype bool but a real "
-                       r"number dtype is needed"):
+    with pytest.raises(
+        TypeError,
+        match=rf"activations.{name}: x has dtype bool but a real "
+        r"number dtype is needed",
+    ):
         A.get(name)(jnp.array([True, False]))
 
 
 def test_softmax_bad_axis_and_scalar():
-    with pytest.raises(ValueError, match=r"activations.softmax: axis=2 is out of range for x "
-                       r"with shape \(4, 6\); use an axis in \[-2, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"activations.softmax: axis=2 is out of range for x "
+        r"with shape \(4, 6\); use an axis in \[-2, 1\]",
+    ):
         A.softmax(jnp.asarray(X), axis=2)
-    with pytest.raises(ValueError, match=r"activations.log_softmax: x must have at least 1 "
-                       r"dimension \(the classes\); got a scalar"):
+    with pytest.raises(
+        ValueError,
+        match=r"activations.log_softmax: x must have at least 1 "
+        r"dimension \(the classes\); got a scalar",
+    ):
         A.log_softmax(jnp.float32(1.0))
     with pytest.raises(TypeError, match=r"activations.softmax: axis must be an int; got \(0, 1\)"):
         A.softmax(jnp.asarray(X), axis=(0, 1))
 
 
 def test_gelu_approximate_must_be_bool():
-    with pytest.raises(TypeError, match=r"activations.gelu: approximate must be True or False; "
-                       r"got 'tanh'"):
+    with pytest.raises(
+        TypeError,
+        match=r"activations.gelu: approximate must be True or False; "
+        r"got 'tanh'",
+    ):
         A.gelu(jnp.ones(2), approximate="tanh")
 
 

@@ -54,8 +54,10 @@ def test_mse_against_optax():
 
 @pytest.mark.parametrize("delta", [1.0, 0.3, 2.5])
 def test_huber_against_optax(delta):
-    close(L.huber(PRED, TARG, delta=delta, reduction="none"),
-          optax.huber_loss(PRED, TARG, delta=delta))
+    close(
+        L.huber(PRED, TARG, delta=delta, reduction="none"),
+        optax.huber_loss(PRED, TARG, delta=delta),
+    )
     close(L.huber(PRED, TARG, delta=delta), optax.huber_loss(PRED, TARG, delta=delta).mean())
 
 
@@ -130,8 +132,11 @@ def test_binary_cross_entropy_probabilities_closed_form():
     close(L.binary_cross_entropy(p, SOFT_BIN_TARGETS, reduction="none"), ref, rtol=1e-5)
     # The same loss as from the logits of those probabilities.
     z = np.log(p) - np.log1p(-p)
-    close(L.binary_cross_entropy(p, BIN_TARGETS),
-          L.binary_cross_entropy_with_logits(z, BIN_TARGETS), rtol=1e-5)
+    close(
+        L.binary_cross_entropy(p, BIN_TARGETS),
+        L.binary_cross_entropy_with_logits(z, BIN_TARGETS),
+        rtol=1e-5,
+    )
 
 
 def test_binary_cross_entropy_clips_with_eps():
@@ -156,8 +161,9 @@ def test_others_label_smoothing_closed_form(eps, form):
     smoothed = np.where(ONE_HOT > 0, 1.0 - eps, eps / (K - 1))
     np.testing.assert_allclose(smoothed.sum(-1), 1.0, rtol=1e-6)
     ref = -(smoothed * np_log_softmax(LOGITS.astype(np.float64))).sum(-1)
-    out = L.softmax_cross_entropy(LOGITS, targets, label_smoothing=eps,
-                                  smoothing_convention="others", reduction="none")
+    out = L.softmax_cross_entropy(
+        LOGITS, targets, label_smoothing=eps, smoothing_convention="others", reduction="none"
+    )
     close(out, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -166,8 +172,9 @@ def test_others_label_smoothing_soft_targets():
     smoothed = (1 - eps) * SOFT + eps / (K - 1) * (1 - SOFT)
     np.testing.assert_allclose(smoothed.sum(-1), 1.0, rtol=1e-6)
     ref = -(smoothed * np_log_softmax(LOGITS.astype(np.float64))).sum(-1)
-    out = L.softmax_cross_entropy(LOGITS, SOFT, label_smoothing=eps,
-                                  smoothing_convention="others", reduction="none")
+    out = L.softmax_cross_entropy(
+        LOGITS, SOFT, label_smoothing=eps, smoothing_convention="others", reduction="none"
+    )
     close(out, ref, rtol=1e-5, atol=1e-6)
 
 
@@ -189,9 +196,9 @@ def test_accuracy_metrics():
 def test_squared_error_worked_example():
     """softmax output (0.1, 0.8, 0.1) against one-hot (0, 1, 0): squares 0.01 + 0.04 + 0.01."""
     y_hat, y = jnp.array([0.1, 0.8, 0.1]), jnp.array([0.0, 1.0, 0.0])
-    close(L.mse(y_hat, y, reduction="sum"), 0.06)           # sum of squared errors
-    close(L.mse(y_hat, y), 0.02)                            # mean of squared errors
-    close(0.5 * L.mse(y_hat, y, reduction="sum"), 0.03)     # the course's 1/2 convention
+    close(L.mse(y_hat, y, reduction="sum"), 0.06)  # sum of squared errors
+    close(L.mse(y_hat, y), 0.02)  # mean of squared errors
+    close(0.5 * L.mse(y_hat, y, reduction="sum"), 0.03)  # the course's 1/2 convention
     close(optax.l2_loss(y_hat, y).sum(), 0.03)
     # Two outputs (0.87, 0.13) against (1, 0): 2 * 0.13**2 = 0.0338.
     close(L.mse(jnp.array([0.87, 0.13]), jnp.array([1.0, 0.0]), reduction="sum"), 0.0338)
@@ -201,22 +208,30 @@ def test_cross_entropy_worked_example():
     """Probabilities (0.1, 0.2, 0.7), true class 2, K = 3."""
     logits = jnp.log(jnp.array([[0.1, 0.2, 0.7]]))
     label = jnp.array([2])
-    close(L.softmax_cross_entropy(logits, label), 0.356675, rtol=1e-5)         # -ln 0.7
+    close(L.softmax_cross_entropy(logits, label), 0.356675, rtol=1e-5)  # -ln 0.7
     # others: targets (0.05, 0.05, 0.9): 0.05 ln 10 + 0.05 ln 5 + 0.9 (-ln 0.7) = 0.516608
-    close(L.softmax_cross_entropy(logits, label, label_smoothing=0.1,
-                                  smoothing_convention="others"), 0.516608, rtol=1e-5)
+    close(
+        L.softmax_cross_entropy(logits, label, label_smoothing=0.1, smoothing_convention="others"),
+        0.516608,
+        rtol=1e-5,
+    )
     # uniform: targets (1/30, 1/30, 0.9 + 1/30): (ln 10 + ln 5) / 30 + (28/30)(-ln 0.7) = 0.463297
     close(L.softmax_cross_entropy(logits, label, label_smoothing=0.1), 0.463297, rtol=1e-5)
 
 
 def test_huber_and_hinge_worked_examples():
-    close(L.huber(jnp.array([0.5, 3.0, -2.0]), jnp.zeros(3), reduction="none"),
-          [0.125, 2.5, 1.5])                       # 0.5**2/2; 1*(3 - 0.5); 1*(2 - 0.5)
-    close(L.binary_hinge(jnp.array([2.0, 0.5, 0.5]), jnp.array([1, 1, -1]),
-                         reduction="none"), [0.0, 0.5, 1.5])
+    close(
+        L.huber(jnp.array([0.5, 3.0, -2.0]), jnp.zeros(3), reduction="none"), [0.125, 2.5, 1.5]
+    )  # 0.5**2/2; 1*(3 - 0.5); 1*(2 - 0.5)
+    close(
+        L.binary_hinge(jnp.array([2.0, 0.5, 0.5]), jnp.array([1, 1, -1]), reduction="none"),
+        [0.0, 0.5, 1.5],
+    )
     # scores (3, 2.5, 0), label 0: max(0, 1 + 2.5 - 3) = 0.5; label 2: 1 + 3 - 0 = 4.
-    close(L.multiclass_hinge(jnp.array([[3.0, 2.5, 0.0]] * 2), jnp.array([0, 2]),
-                             reduction="none"), [0.5, 4.0])
+    close(
+        L.multiclass_hinge(jnp.array([[3.0, 2.5, 0.0]] * 2), jnp.array([0, 2]), reduction="none"),
+        [0.5, 4.0],
+    )
 
 
 # --- reductions --------------------------------------------------------------------------
@@ -250,6 +265,8 @@ def test_reductions_and_jit(name):
     assert fn(p, t).shape == ()
     jitted = jax.jit(fn, static_argnames="reduction")
     close(jitted(p, t, reduction="none"), none, rtol=tol(jnp.float32), atol=1e-6)
+    shape = jax.eval_shape(functools.partial(fn, reduction="none"), p, t)
+    assert shape.shape == none.shape and shape.dtype == none.dtype
 
 
 def test_vmap_over_examples_equals_none_reduction():
@@ -265,15 +282,16 @@ def test_binary_cross_entropy_with_logits_stable_at_1e4():
     t = jnp.array([1.0, 0.0, 0.0, 1.0])
     close(L.binary_cross_entropy_with_logits(z, t, reduction="none"), [0.0, 0.0, 1e4, 1e4])
     g = jax.grad(L.binary_cross_entropy_with_logits)(z, t)
-    close(g, (jax.nn.sigmoid(z) - t) / 4)       # d/dz = (sigmoid(z) - t) / n
+    close(g, (jax.nn.sigmoid(z) - t) / 4)  # d/dz = (sigmoid(z) - t) / n
 
 
 def test_softmax_cross_entropy_stable_at_1e4():
     logits = jnp.array([[1e4, -1e4, 0.0]] * 3)
     labels = jnp.array([0, 1, 2])
     close(L.softmax_cross_entropy(logits, labels, reduction="none"), [0.0, 2e4, 1e4])
-    smooth = L.softmax_cross_entropy(logits, labels, label_smoothing=0.1,
-                                     smoothing_convention="others", reduction="none")
+    smooth = L.softmax_cross_entropy(
+        logits, labels, label_smoothing=0.1, smoothing_convention="others", reduction="none"
+    )
     assert bool(jnp.all(jnp.isfinite(smooth)))
     close(smooth[0], 0.05 * 2e4 + 0.05 * 1e4, rtol=1e-6)
     g = jax.grad(L.softmax_cross_entropy)(logits, labels)
@@ -293,24 +311,33 @@ def test_check_grads_order2(x64):
     soft = jnp.array([[0.2, 0.3, 0.5], [0.6, 0.1, 0.3]])
 
     def f(p, logits):
-        return jnp.stack([
-            L.mse(p, t),
-            L.mae(p, t),
-            L.weighted_mse(p, t, jnp.array([1.0, 0.5, 2.0, 0.0])),
-            L.huber(p, t, delta=0.7),
-            L.binary_cross_entropy_with_logits(p, jnp.array([1.0, 0.0, 0.3, 1.0])),
-            L.binary_cross_entropy(jax.nn.sigmoid(p) * 0.5 + 0.25, probs),
-            L.binary_hinge(p, jnp.array([1.0, -1.0, -1.0, 1.0])),
-            L.softmax_cross_entropy(logits, labels, label_smoothing=0.1),
-            L.softmax_cross_entropy(logits, soft, label_smoothing=0.2,
-                                    smoothing_convention="others"),
-            L.multiclass_hinge(logits, labels),
-        ])
+        return jnp.stack(
+            [
+                L.mse(p, t),
+                L.mae(p, t),
+                L.weighted_mse(p, t, jnp.array([1.0, 0.5, 2.0, 0.0])),
+                L.huber(p, t, delta=0.7),
+                L.binary_cross_entropy_with_logits(p, jnp.array([1.0, 0.0, 0.3, 1.0])),
+                L.binary_cross_entropy(jax.nn.sigmoid(p) * 0.5 + 0.25, probs),
+                L.binary_hinge(p, jnp.array([1.0, -1.0, -1.0, 1.0])),
+                L.softmax_cross_entropy(logits, labels, label_smoothing=0.1),
+                L.softmax_cross_entropy(
+                    logits, soft, label_smoothing=0.2, smoothing_convention="others"
+                ),
+                L.multiclass_hinge(logits, labels),
+            ]
+        )
 
     # Forward mode to order 2; reverse mode (jax.grad) is checked against the closed-form
     # gradients sigmoid(z) - t and softmax(z) - onehot in the stability tests.
-    check_grads(jax.jit(f), (p, logits), order=2, modes=("fwd",),
-                atol=tol(jnp.float64, "grads"), rtol=tol(jnp.float64, "grads"))
+    check_grads(
+        jax.jit(f),
+        (p, logits),
+        order=2,
+        modes=("fwd",),
+        atol=tol(jnp.float64, "grads"),
+        rtol=tol(jnp.float64, "grads"),
+    )
 
 
 # --- invalid values under jit give NaN ---------------------------------------------------
@@ -337,10 +364,16 @@ def test_invalid_values_under_jit_give_nan():
 
 def test_label_smoothing_can_be_traced():
     """label_smoothing as a traced value (optax.inject_hyperparams style) is not branched on."""
-    f = jax.jit(lambda eps: L.softmax_cross_entropy(LOGITS, LABELS, label_smoothing=eps,
-                                                    smoothing_convention="others"))
-    close(f(0.1), L.softmax_cross_entropy(LOGITS, LABELS, label_smoothing=0.1,
-                                          smoothing_convention="others"), rtol=1e-6)
+    f = jax.jit(
+        lambda eps: L.softmax_cross_entropy(
+            LOGITS, LABELS, label_smoothing=eps, smoothing_convention="others"
+        )
+    )
+    close(
+        f(0.1),
+        L.softmax_cross_entropy(LOGITS, LABELS, label_smoothing=0.1, smoothing_convention="others"),
+        rtol=1e-6,
+    )
     close(f(0.0), L.softmax_cross_entropy(LOGITS, LABELS), rtol=1e-6)
 
 
@@ -348,41 +381,62 @@ def test_label_smoothing_can_be_traced():
 
 
 def test_reduction_validated():
-    with pytest.raises(ValueError, match=r"losses.mse: reduction must be one of 'mean', "
-                       r"'sum', 'none'; got 'avg'"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.mse: reduction must be one of 'mean', "
+        r"'sum', 'none'; got 'avg'",
+    ):
         L.mse(PRED, TARG, reduction="avg")
     with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: reduction must be"):
         L.softmax_cross_entropy(LOGITS, LABELS, reduction=None)
 
 
-@pytest.mark.parametrize("fn", [L.mse, L.mae, L.huber, L.binary_cross_entropy_with_logits,
-                                L.binary_hinge, L.binary_accuracy])
+@pytest.mark.parametrize(
+    "fn",
+    [L.mse, L.mae, L.huber, L.binary_cross_entropy_with_logits, L.binary_hinge, L.binary_accuracy],
+)
 def test_column_prediction_against_flat_targets_refused(fn):
     name = fn.__name__
     p_name = {"binary_cross_entropy_with_logits": "logits", "binary_hinge": "scores"}.get(
-        name, "predictions")
-    with pytest.raises(ValueError, match=rf"losses.{name}: {p_name} has shape \(6, 1\) but "
-                       rf"targets has shape \(6,\); squeeze the last axis of {p_name} "
-                       rf"\({p_name}\[\.\.\., 0\]\) so the shapes match. jnn does not "
-                       rf"broadcast {p_name} against targets"):
+        name, "predictions"
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"losses.{name}: {p_name} has shape \(6, 1\) but "
+        rf"targets has shape \(6,\); squeeze the last axis of {p_name} "
+        rf"\({p_name}\[\.\.\., 0\]\) so the shapes match. jnn does not "
+        rf"broadcast {p_name} against targets",
+    ):
         fn(jnp.zeros((6, 1)), jnp.ones(6))
 
 
 def test_flat_prediction_against_column_targets_refused():
-    with pytest.raises(ValueError, match=r"losses.mse: predictions has shape \(6,\) but targets "
-                       r"has shape \(6, 1\); squeeze the last axis of targets"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.mse: predictions has shape \(6,\) but targets "
+        r"has shape \(6, 1\); squeeze the last axis of targets",
+    ):
         L.mse(jnp.zeros(6), jnp.ones((6, 1)))
-    with pytest.raises(ValueError, match=r"losses.mae: predictions has shape \(2, 3\) but "
-                       r"targets has shape \(3,\); pass predictions and targets of the same shape"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.mae: predictions has shape \(2, 3\) but "
+        r"targets has shape \(3,\); pass predictions and targets of the same shape",
+    ):
         L.mae(jnp.zeros((2, 3)), jnp.ones(3))
-    with pytest.raises(ValueError, match=r"losses.binary_cross_entropy: probabilities has "
-                       r"shape \(4, 1\) but targets has shape \(4,\); squeeze the last axis"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.binary_cross_entropy: probabilities has "
+        r"shape \(4, 1\) but targets has shape \(4,\); squeeze the last axis",
+    ):
         L.binary_cross_entropy(jnp.full((4, 1), 0.5), jnp.ones(4))
 
 
 def test_integer_predictions_refused():
-    with pytest.raises(TypeError, match=r"losses.mse: predictions has dtype int32 but a "
-                       r"floating dtype is needed. Cast it first"):
+    with pytest.raises(
+        TypeError,
+        match=r"losses.mse: predictions has dtype int32 but a "
+        r"floating dtype is needed. Cast it first",
+    ):
         L.mse(jnp.array([1, 2]), jnp.array([1.0, 2.0]))
     with pytest.raises(TypeError, match=r"losses.softmax_cross_entropy: logits has dtype int32"):
         L.softmax_cross_entropy(jnp.array([[1, 2]]), jnp.array([0]))
@@ -397,13 +451,19 @@ def test_integer_targets_accepted_and_cast():
 
 
 def test_labels_out_of_range():
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: targets must be class "
-                       r"indices in \[0, 4\) for 4 classes; got 2 value\(s\) outside it, e.g. "
-                       r"\[-1, 4\]. Check the label encoding \(labels start at 0\) and the "
-                       r"number of output units"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: targets must be class "
+        r"indices in \[0, 4\) for 4 classes; got 2 value\(s\) outside it, e.g. "
+        r"\[-1, 4\]. Check the label encoding \(labels start at 0\) and the "
+        r"number of output units",
+    ):
         L.softmax_cross_entropy(LOGITS[:3], jnp.array([4, 0, -1]))
-    with pytest.raises(ValueError, match=r"losses.multiclass_hinge: targets must be class "
-                       r"indices in \[0, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.multiclass_hinge: targets must be class "
+        r"indices in \[0, 4\)",
+    ):
         L.multiclass_hinge(LOGITS[:1], np.array([7]))
     with pytest.raises(ValueError, match=r"losses.accuracy: targets must be class indices"):
         L.accuracy(LOGITS[:1], np.array([4]))
@@ -416,87 +476,144 @@ def test_labels_checked_under_grad_when_concrete():
 
 
 def test_label_shape_and_dtype_errors():
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: targets has shape "
-                       r"\(6, 1\) but logits has shape \(6, 4\); squeeze the last axis of "
-                       r"targets \(targets\[\.\.\., 0\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: targets has shape "
+        r"\(6, 1\) but logits has shape \(6, 4\); squeeze the last axis of "
+        r"targets \(targets\[\.\.\., 0\]\)",
+    ):
         L.softmax_cross_entropy(LOGITS, LABELS[:, None])
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: targets has shape "
-                       r"\(5,\) but logits has shape \(6, 4\); pass integer labels of shape "
-                       r"\(6,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: targets has shape "
+        r"\(5,\) but logits has shape \(6, 4\); pass integer labels of shape "
+        r"\(6,\)",
+    ):
         L.softmax_cross_entropy(LOGITS, LABELS[:5])
-    with pytest.raises(TypeError, match=r"losses.softmax_cross_entropy: targets of shape \(6,\) "
-                       r"are read as class indices and must have an integer dtype; got "
-                       r"float32. Cast them, e.g. targets.astype\(jnp.int32\), or pass one-hot "
-                       r"targets of shape \(6, 4\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"losses.softmax_cross_entropy: targets of shape \(6,\) "
+        r"are read as class indices and must have an integer dtype; got "
+        r"float32. Cast them, e.g. targets.astype\(jnp.int32\), or pass one-hot "
+        r"targets of shape \(6, 4\)",
+    ):
         L.softmax_cross_entropy(LOGITS, LABELS.astype(np.float32))
-    with pytest.raises(ValueError, match=r"losses.multiclass_hinge: targets has the shape of "
-                       r"scores \(6, 4\), as one-hot labels do; pass integer labels of shape "
-                       r"\(6,\), e.g. jnp.argmax\(targets, axis=-1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.multiclass_hinge: targets has the shape of "
+        r"scores \(6, 4\), as one-hot labels do; pass integer labels of shape "
+        r"\(6,\), e.g. jnp.argmax\(targets, axis=-1\)",
+    ):
         L.multiclass_hinge(LOGITS, ONE_HOT)
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: logits must have a "
-                       r"class axis \(the last\), e.g. shape \(batch, classes\); got a scalar"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: logits must have a "
+        r"class axis \(the last\), e.g. shape \(batch, classes\); got a scalar",
+    ):
         L.softmax_cross_entropy(jnp.float32(1.0), jnp.int32(0))
 
 
 def test_smoothing_arguments_validated():
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: smoothing_convention "
-                       r"must be 'uniform' \(epsilon/K on every class, as optax\) or 'others' "
-                       r"\(epsilon/\(K-1\) on the wrong classes\); got 'k-1'"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: smoothing_convention "
+        r"must be 'uniform' \(epsilon/K on every class, as optax\) or 'others' "
+        r"\(epsilon/\(K-1\) on the wrong classes\); got 'k-1'",
+    ):
         L.softmax_cross_entropy(LOGITS, LABELS, smoothing_convention="k-1")
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: label_smoothing must "
-                       r"be in \[0.0, 1.0\]; got 1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: label_smoothing must "
+        r"be in \[0.0, 1.0\]; got 1.5",
+    ):
         L.softmax_cross_entropy(LOGITS, LABELS, label_smoothing=1.5)
-    with pytest.raises(ValueError, match=r"losses.softmax_cross_entropy: "
-                       r"smoothing_convention='others' spreads epsilon/\(K-1\) over the other "
-                       r"classes and needs at least 2 classes; logits has 1"):
-        L.softmax_cross_entropy(jnp.zeros((2, 1)), jnp.array([0, 0]), label_smoothing=0.1,
-                                smoothing_convention="others")
+    with pytest.raises(
+        ValueError,
+        match=r"losses.softmax_cross_entropy: "
+        r"smoothing_convention='others' spreads epsilon/\(K-1\) over the other "
+        r"classes and needs at least 2 classes; logits has 1",
+    ):
+        L.softmax_cross_entropy(
+            jnp.zeros((2, 1)), jnp.array([0, 0]), label_smoothing=0.1, smoothing_convention="others"
+        )
 
 
 def test_hyperparameters_validated():
     with pytest.raises(ValueError, match=r"losses.huber: delta must be in \(0.0, inf\); got 0.0"):
         L.huber(PRED, TARG, delta=0.0)
-    with pytest.raises(ValueError, match=r"losses.binary_cross_entropy: eps must be in "
-                       r"\(0.0, 0.5\); got 0.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.binary_cross_entropy: eps must be in "
+        r"\(0.0, 0.5\); got 0.5",
+    ):
         L.binary_cross_entropy(jnp.full(2, 0.5), jnp.ones(2), eps=0.5)
 
 
 def test_value_errors_for_targets_and_probabilities():
-    with pytest.raises(ValueError, match=r"losses.binary_hinge: targets must be -1 or \+1; got "
-                       r"3 value\(s\) outside it, e.g. \[0.0\]. For 0/1 labels pass "
-                       r"2 \* targets - 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.binary_hinge: targets must be -1 or \+1; got "
+        r"3 value\(s\) outside it, e.g. \[0.0\]. For 0/1 labels pass "
+        r"2 \* targets - 1",
+    ):
         L.binary_hinge(BIN_LOGITS, BIN_TARGETS)
-    with pytest.raises(ValueError, match=r"losses.binary_cross_entropy: probabilities must be in "
-                       r"\[0, 1\]; got 1 value\(s\) outside it, e.g. \[2.0\]. If these are "
-                       r"logits, use binary_cross_entropy_with_logits"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.binary_cross_entropy: probabilities must be in "
+        r"\[0, 1\]; got 1 value\(s\) outside it, e.g. \[2.0\]. If these are "
+        r"logits, use binary_cross_entropy_with_logits",
+    ):
         L.binary_cross_entropy(jnp.array([0.5, 2.0]), jnp.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match=r"losses.binary_cross_entropy_with_logits: targets must "
-                       r"be in \[0, 1\]; got 1 value\(s\) outside it, e.g. \[-1.0\]. For ±1 "
-                       r"labels pass \(targets \+ 1\) / 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.binary_cross_entropy_with_logits: targets must "
+        r"be in \[0, 1\]; got 1 value\(s\) outside it, e.g. \[-1.0\]. For ±1 "
+        r"labels pass \(targets \+ 1\) / 2",
+    ):
         L.binary_cross_entropy_with_logits(jnp.zeros(2), jnp.array([1.0, -1.0]))
-    with pytest.raises(ValueError, match=r"losses.weighted_mse: weights must be non-negative; "
-                       r"got 1 value\(s\) outside it, e.g. \[-1.0\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.weighted_mse: weights must be non-negative; "
+        r"got 1 value\(s\) outside it, e.g. \[-1.0\]",
+    ):
         L.weighted_mse(jnp.ones(2), jnp.zeros(2), jnp.array([1.0, -1.0]))
-    with pytest.raises(ValueError, match=r"losses.weighted_mse: weights has shape \(3,\) but "
-                       r"predictions has shape \(6, 3\); pass one weight per sample, shape "
-                       r"\(6,\), or one per element, shape \(6, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.weighted_mse: weights has shape \(3,\) but "
+        r"predictions has shape \(6, 3\); pass one weight per sample, shape "
+        r"\(6,\), or one per element, shape \(6, 3\)",
+    ):
         L.weighted_mse(PRED, TARG, jnp.ones(3))
 
 
 def test_registry():
     assert L.names() == sorted(L.names())
-    for name in ["mse", "mae", "weighted_mse", "huber", "binary_cross_entropy",
-                 "binary_cross_entropy_with_logits", "softmax_cross_entropy", "binary_hinge",
-                 "multiclass_hinge"]:
+    for name in [
+        "mse",
+        "mae",
+        "weighted_mse",
+        "huber",
+        "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
+        "softmax_cross_entropy",
+        "binary_hinge",
+        "multiclass_hinge",
+    ]:
         assert L.get(name) is getattr(L, name)
     assert L.get("Mean-Squared-Error") is L.mse
     assert L.get(optax.l2_loss) is optax.l2_loss
-    with pytest.raises(ValueError, match=r"losses.get: unknown loss 'cross_entropy'; valid "
-                       r"names are binary_cross_entropy, .*softmax_cross_entropy, weighted_mse. "
-                       r"Or pass a function loss\(predictions, targets\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"losses.get: unknown loss 'cross_entropy'; valid "
+        r"names are binary_cross_entropy, .*softmax_cross_entropy, weighted_mse. "
+        r"Or pass a function loss\(predictions, targets\)",
+    ):
         L.get("cross_entropy")
-    with pytest.raises(TypeError, match=r"losses.get: name must be a string such as 'mse' or a "
-                       r"callable; got None \(type NoneType\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"losses.get: name must be a string such as 'mse' or a "
+        r"callable; got None \(type NoneType\)",
+    ):
         L.get(None)
 
 
