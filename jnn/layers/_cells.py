@@ -10,9 +10,8 @@ instead of a layer's ``apply``:
     carry, y_t = cell.apply(params, carry, x_t)     # one time step
 
 ``RNN`` runs a cell over a sequence with ``jax.lax.scan``. Each step is split in
-two: ``project`` (the input half, ``x_t W + b``) and ``step`` (the recurrent half),
-so ``RNN`` can project the whole sequence with one large matrix product before the
-scan and keep only ``h U`` inside the loop. ``apply`` is ``step`` after ``project``.
+two: ``project`` (the input half, ``x_t W + b``, all gates in one product) and
+``step`` (the recurrent half); ``apply`` is ``step`` after ``project``.
 The output of every cell here is its hidden state: ``y_t == cell.output(carry_t)``.
 """
 
