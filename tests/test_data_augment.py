@@ -14,7 +14,8 @@ N, H, W, C = 2000, 6, 5, 2
 
 @pytest.fixture(scope="module")
 def images():
-    return jax.random.uniform(jax.random.key(42), (N, H, W, C)) + 1.0  # no zeros, all distinct
+    rng = np.random.default_rng(42)
+    return jnp.asarray(rng.uniform(1.0, 2.0, (N, H, W, C)), jnp.float32)  # no zeros, distinct
 
 
 @pytest.mark.parametrize("horizontal, vertical", [(True, False), (False, True), (True, True)])
@@ -94,20 +95,18 @@ def test_add_noise_statistics_and_clip(key):
 
 
 def test_augmentations_under_jit_and_vmap(key, images):
+    # The same static settings and shapes as the tests above, so the eager calls reuse
+    # their compilations. (add_noise and random_flip are jitted the same way.)
     def pipeline(k, batch):
-        k1, k2, k3, k4 = jax.random.split(k, 4)
-        batch = jd.random_flip(k1, batch)
-        batch = jd.random_crop(k2, batch, padding=1)
-        batch = jd.cutout(k3, batch, size=2)
-        return jd.add_noise(k4, batch, 0.05)
+        k1, k2 = jax.random.split(k)
+        return jd.cutout(k2, jd.random_crop(k1, batch, padding=2), size=(3, 2))
 
-    small = images[:8]
-    eager = pipeline(key, small)
-    np.testing.assert_allclose(jax.jit(pipeline)(key, small), eager, rtol=1e-6, atol=1e-6)
-    keys = jax.random.split(key, 8)
-    per_image = jax.vmap(pipeline)(keys, small)  # single images, one key each
-    assert per_image.shape == small.shape
-    np.testing.assert_allclose(per_image[3], pipeline(keys[3], small[3]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(jax.jit(pipeline)(key, images), pipeline(key, images))
+    # vmap over single images with one key each equals the calls one by one.
+    keys = jax.random.split(key, 3)
+    flipped = jax.vmap(lambda k, im: jd.random_flip(k, im, p=0.5))(keys, images[:3])
+    for i in range(3):
+        np.testing.assert_array_equal(flipped[i], jd.random_flip(keys[i], images[i], p=0.5))
 
 
 @pytest.mark.parametrize(

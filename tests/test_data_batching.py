@@ -81,18 +81,6 @@ def test_epoch_batches_in_jit_and_scan(key):
     assert not np.array_equal(ys1, ys)
 
 
-def test_epoch_order_is_uniform(key):
-    """Over many epochs each example lands in each batch slot about equally often."""
-    y = jnp.arange(8)
-    slots = jax.vmap(lambda k: jd.epoch_batches(k, y, 4))(jax.random.split(key, 4000))
-    counts = np.zeros((8, 8))
-    flat = np.asarray(slots).reshape(4000, 8)
-    for pos in range(8):
-        counts[:, pos] = np.bincount(flat[:, pos], minlength=8)
-    # Expected 500 per cell, binomial std about 21; allow 5 std.
-    assert np.abs(counts - 500).max() < 110
-
-
 def test_padded_batches_exact_mean():
     x, y = data()
     (xs, ys), mask = jd.padded_batches((x, y), B)

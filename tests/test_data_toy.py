@@ -54,12 +54,13 @@ def test_spirals_noise_level(key):
     assert abs(resid.mean()) < 0.001
 
 
-def test_spirals_dtype_and_jit(key, x64):
-    x, _ = jd.spirals(key, N, dtype=jnp.float64)
-    assert x.dtype == jnp.float64
-    x32, _ = jd.spirals(key, N)
-    f = jax.jit(lambda k: jd.spirals(k, N))
-    np.testing.assert_allclose(f(key)[0], x32, rtol=1e-6, atol=1e-6)
+def test_spirals_float64(key, x64):
+    x, y = map(np.asarray, jd.spirals(key, N, noise=0.0, dtype=jnp.float64))
+    assert x.dtype == np.float64
+    r = np.hypot(x[:, 0], x[:, 1])
+    theta = 2 * np.pi * 1.5 * r + np.pi * y
+    np.testing.assert_allclose(x, r[:, None] * np.stack([np.cos(theta), np.sin(theta)], 1),
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -261,10 +261,23 @@ def blobs(
     cluster_std = nonnegative_number(where, "cluster_std", cluster_std)
 
     if given_centers is None:
-        k_centers, key = jax.random.split(key)
-        unit = jax.random.uniform(k_centers, (n_classes, n_features), dtype)
-        given_centers = low + (high - low) * unit
+        return _random_blobs(
+            key,
+            low,
+            high,
+            cluster_std,
+            n_samples=n_samples,
+            shape=(n_classes, n_features),
+            dtype=dtype,
+        )
     return _blobs(key, given_centers, cluster_std, n_samples=n_samples)
+
+
+@partial(jax.jit, static_argnames=("n_samples", "shape", "dtype"))
+def _random_blobs(key, low, high, cluster_std, *, n_samples, shape, dtype):
+    k_centers, key = jax.random.split(key)
+    centers = low + (high - low) * jax.random.uniform(k_centers, shape, dtype)
+    return _blobs(key, centers, cluster_std, n_samples=n_samples)
 
 
 @partial(jax.jit, static_argnames=("n_samples",))
