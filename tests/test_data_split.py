@@ -186,10 +186,20 @@ def test_standardizer_per_channel_and_jit():
     np.testing.assert_allclose(s.apply(x[0]), z[0], rtol=1e-6)  # one image, no batch axis
 
 
+def test_standardizer_targets_1d():
+    y = np.array([1.0, 3.0, 5.0, 7.0], np.float32)
+    z, s = jd.standardize(y)
+    assert s.mean.shape == () and float(s.mean) == 4.0
+    np.testing.assert_allclose(z, (y - 4.0) / np.std(y), rtol=1e-6)
+    np.testing.assert_allclose(s.invert(z), y, rtol=1e-6)
+
+
 def test_standardizer_bad_input():
     x = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match=r"Standardizer.fit: axis must be 0 or the leading axes"):
         jd.Standardizer.fit(x, axis=1)
+    with pytest.raises(ValueError, match=r"with m <= x.ndim = 2; got \(0, 1, 2\)"):
+        jd.Standardizer.fit(x, axis=(0, 1, 2))
     with pytest.raises(TypeError, match=r"Standardizer.fit: x has dtype int32"):
         jd.Standardizer.fit(np.ones((4, 3), np.int32))
     with pytest.raises(ValueError, match=r"Standardizer.fit: x contains 1 NaN"):

@@ -14,9 +14,9 @@ from ._validate import check_finite
 
 def _leading_axes(where: str, axis: Any, ndim: int) -> int:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    if not axes or sorted(int(a) for a in axes) != list(range(len(axes))) or len(axes) >= ndim:
+    if not axes or sorted(int(a) for a in axes) != list(range(len(axes))) or len(axes) > ndim:
         raise ValueError(
-            f"{where}: axis must be 0 or the leading axes (0, 1, ..., m-1) with m < x.ndim = "
+            f"{where}: axis must be 0 or the leading axes (0, 1, ..., m-1) with m <= x.ndim = "
             f"{ndim}; got {axis!r}. Use axis=0 for (n, features) and axis=(0, 1, 2) for "
             "per-channel statistics of NHWC images."
         )
