@@ -1,4 +1,4 @@
-"""Randomized estimators from operator products: the trace (Hutchinson, Hutch++) and the diagonal."""
+"""Randomized estimators from operator products: trace (Hutchinson, Hutch++), diagonal."""
 
 from __future__ import annotations
 
