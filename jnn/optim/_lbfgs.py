@@ -264,6 +264,11 @@ def lbfgs(
         blocks.append(search)
     inner = optax.chain(*blocks)
 
+    def init_fn(params):
+        # optax's line-search states start with weakly typed scalars that come back
+        # strongly typed from update, which would retrace a jitted step once; fix them.
+        return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), inner.init(params))
+
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None,
                   **loss_kwargs):
         if params is None:
@@ -281,4 +286,4 @@ def lbfgs(
             updates, state, params, value=value, grad=grad, value_fn=fn, **loss_kwargs
         )
 
-    return optax.GradientTransformationExtraArgs(inner.init, update_fn)
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
