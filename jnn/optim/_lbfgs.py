@@ -100,14 +100,16 @@ def scale_by_lbfgs(
     memory_size = _checks.positive_int(where, "memory_size", memory_size)
 
     def init_fn(params):
-        stacked = jax.tree.map(lambda p: jnp.zeros((memory_size, *jnp.shape(p)), p.dtype), params)
+        # Distinct buffers for every field, so that the state can be donated to jit.
+        stacked = lambda: jax.tree.map(
+            lambda p: jnp.zeros((memory_size, *jnp.shape(p)), p.dtype), params)
         real = jnp.promote_types(optax.tree.dtype(params, "highest"), jnp.float32)
         return ScaleByLbfgsState(
             count=jnp.zeros([], jnp.int32),
             prev_params=optax.tree.zeros_like(params),
             prev_grads=optax.tree.zeros_like(params),
-            s_memory=stacked,
-            y_memory=stacked,
+            s_memory=stacked(),
+            y_memory=stacked(),
             rho_memory=jnp.zeros((memory_size,), real),
         )
 

@@ -153,8 +153,8 @@ def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> optax.Grad
     _base.check_positive(where, "eps", eps, "1e-6")
 
     def init_fn(params):
-        zeros = optax.tree.zeros_like(params)
-        return ScaleByAdadeltaState(e_g=zeros, e_x=zeros)
+        return ScaleByAdadeltaState(
+            e_g=optax.tree.zeros_like(params), e_x=optax.tree.zeros_like(params))
 
     def update_fn(updates, state, params=None):
         _base.check_trees(where, updates, params, state.e_g)
