@@ -1,4 +1,4 @@
-"""The ``jnn`` command: ``jnn demo`` (also ``python -m jnn demo``)."""
+"""The ``jnn`` command: ``jnn demo`` and ``jnn train`` (also ``python -m jnn ...``)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam step size (0.01)")
     demo.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (64)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
+
+    train = commands.add_parser(
+        "train", help="train a model on a dataset, with validation, checkpoints and --resume"
+    )
+    train.add_argument("--dataset", default="digits",
+                       help="digits, spirals, moons, circles, blobs, mnist, fashion_mnist")
+    train.add_argument("--data-dir", default=None, help="folder with MNIST IDX/.npz files")
+    train.add_argument("--model", default="mlp", choices=["mlp", "cnn"], help="mlp or cnn")
+    train.add_argument("--hidden", default="128,64", help="MLP widths, e.g. 128,64")
+    train.add_argument("--optimizer", default="adam", help="a jnn.optim name (adam)")
+    train.add_argument("--lr", type=_positive_float, default=1e-3, help="step size (0.001)")
+    train.add_argument("--epochs", type=_positive_int, default=20, help="epochs (20)")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (64)")
+    train.add_argument("--patience", type=_positive_int, default=None,
+                       help="early stopping patience in epochs (off)")
+    train.add_argument("--checkpoint-dir", default=None, help="save a checkpoint every epoch")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the latest checkpoint in --checkpoint-dir")
+    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
     return parser
 
 
@@ -54,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
 
             run_demo(epochs=args.epochs, hidden=args.hidden, learning_rate=args.lr,
                      batch_size=args.batch_size, seed=args.seed)
-    except (ValueError, TypeError) as error:
+        elif args.command == "train":
+            from jnn._train_cli import run_train
+
+            run_train(dataset=args.dataset, model=args.model, optimizer=args.optimizer,
+                      learning_rate=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                      hidden=args.hidden, seed=args.seed, data_dir=args.data_dir,
+                      checkpoint_dir=args.checkpoint_dir, resume=args.resume,
+                      patience=args.patience)
+    except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"jnn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

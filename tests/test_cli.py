@@ -1,5 +1,6 @@
 """The ``jnn`` command."""
 
+import os
 import subprocess
 import sys
 
@@ -38,3 +39,45 @@ def test_python_dash_m_help():
     result = subprocess.run([sys.executable, "-m", "jnn", "--help"], capture_output=True,
                             text=True, check=True)
     assert "demo" in result.stdout
+
+
+def test_train_digits_mlp_reaches_95_percent():
+    from jnn._train_cli import run_train
+
+    result = run_train(dataset="digits", model="mlp", optimizer="adam", learning_rate=1e-3,
+                       epochs=20, batch_size=64, hidden="128,64", seed=0, data_dir=None,
+                       checkpoint_dir=None, resume=False, patience=None, print_fn=lambda s: None)
+    assert result["accuracy"] >= 0.95
+
+
+def test_train_digits_cnn_reaches_97_percent():
+    from jnn._train_cli import run_train
+
+    result = run_train(dataset="digits", model="cnn", optimizer="adam", learning_rate=2e-3,
+                       epochs=8, batch_size=64, hidden="", seed=0, data_dir=None,
+                       checkpoint_dir=None, resume=False, patience=None, print_fn=lambda s: None)
+    assert result["accuracy"] >= 0.97
+
+
+def test_train_checkpoints_and_resumes(tmp_path, capsys):
+    args = ["train", "--dataset", "spirals", "--epochs", "2", "--hidden", "16",
+            "--checkpoint-dir", str(tmp_path)]
+    assert main(args) == 0
+    assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+    assert main(["train", "--dataset", "spirals", "--epochs", "3", "--hidden", "16",
+                 "--checkpoint-dir", str(tmp_path), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "epoch   3/3" in out and "epoch   1/3" not in out.split(
+        "resumed from")[1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--dataset", "foo"], "unknown dataset 'foo'; choose one of"),
+    (["train", "--optimizer", "bar"], "unknown optimizer 'bar'; choose one of"),
+    (["train", "--resume"], "--resume needs --checkpoint-dir"),
+    (["train", "--dataset", "mnist"], "--dataset mnist needs --data-dir"),
+])
+def test_train_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
