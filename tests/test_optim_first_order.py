@@ -815,3 +815,21 @@ def test_adam_mini_keeps_one_second_moment_per_output_unit():
     state = jo.adam_mini(1e-3).init(params)
     assert jax.tree.map(jnp.shape, state[0].nu) == {
         "bias": (1,), "conv": (1, 1, 1, 6), "dense": (1, 4), "scalar": ()}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_state_buffers_are_distinct_so_the_state_can_be_donated(name):
+    state = REGISTRY[name].build(bowl).init(bowl_start())
+    arrays = [leaf for leaf in jax.tree.leaves(state) if isinstance(leaf, jax.Array)]
+    assert len({id(a) for a in arrays}) == len(arrays)
+
+
+def test_bfloat16_hyperparameters_under_inject_get_a_hint():
+    params = {"w": jnp.ones((2, 2), jnp.bfloat16)}
+    with pytest.raises(ValueError, match=(
+            r"^jnn\.optim\.adam: b2 must be in \[0\.0, 1\.0\); got .*bfloat16.*b2 arrived as a "
+            r"bfloat16 array, in which rates near 1 round to 1\.0: under "
+            r"optax\.inject_hyperparams pass hyperparam_dtype=jnp\.float32\.$")):
+        optax.inject_hyperparams(jo.adam)(1e-3).init(params)
+    state = optax.inject_hyperparams(jo.adam, hyperparam_dtype=jnp.float32)(1e-3).init(params)
+    assert state.inner_state[0].nu["w"].dtype == jnp.bfloat16

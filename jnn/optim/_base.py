@@ -37,14 +37,15 @@ def check_learning_rate(where: str, learning_rate: Any, name: str = "learning_ra
 
 def check_decay(where: str, name: str, value: Any, typical: str) -> Any:
     """``value`` if it is a decay rate in [0, 1)."""
+    fix = f"A decay rate is at least 0 and below 1; a typical choice is {name}={typical}."
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jnp.floating) and jnp.dtype(dtype).itemsize < 4:
+        fix += (
+            f" {name} arrived as a {jnp.dtype(dtype).name} array, in which rates near 1 round "
+            "to 1.0: under optax.inject_hyperparams pass hyperparam_dtype=jnp.float32."
+        )
     return _checks.number_in_range(
-        where,
-        name,
-        value,
-        0.0,
-        1.0,
-        high_inclusive=False,
-        fix=f"A decay rate is at least 0 and below 1; a typical choice is {name}={typical}.",
+        where, name, value, 0.0, 1.0, high_inclusive=False, fix=fix
     )
 
 
