@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jnn import data
+from jnn import curvature, data
+from jnn._objective import objective
 from jnn.layers import Dense, Sequential
 
 
@@ -75,13 +76,39 @@ def run_demo(
     print_fn(f"model: {model}  ({n_params:,} params), optax.adam({learning_rate}), "
              f"batch {batch_size}, {epochs} epochs, each one compiled lax.scan")
     start = time.perf_counter()
+    losses = []
     for epoch, k in enumerate(jax.random.split(k_shuffle, epochs), start=1):
         params, opt_state, loss = epoch_fn(params, opt_state, x_train, y_train, k)
+        losses.append(float(loss))
         train_acc = accuracy(params, x_train, y_train)
         test_acc = accuracy(params, x_test, y_test)
         print_fn(f"epoch {epoch:3d}/{epochs}  loss {float(loss):.4f}  "
                  f"train acc {float(train_acc):.3f}  test acc {float(test_acc):.3f}")
     elapsed = time.perf_counter() - start
+    print_fn(f"learning curve (train loss per epoch): {sparkline(losses)}")
+    eig = top_hessian_eigenvalue(model, state, params, (x_train, y_train), k_init)
+    print_fn(f"top Hessian eigenvalue of the training loss at the solution: {eig:.4g} "
+             f"(Lanczos on Hessian-vector products; jnn.curvature)")
     final = float(accuracy(params, x_test, y_test))
     print_fn(f"final test accuracy: {final:.3f}  ({elapsed:.1f} s, including compilation)")
     return final
+
+
+def sparkline(values) -> str:
+    """A one-line text plot, highest value = full block."""
+    blocks = "▁▂▃▄▅▆▇█"
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(blocks[int((v - low) / span * (len(blocks) - 1))] for v in values)
+
+
+def top_hessian_eigenvalue(model, state, params, batch, key) -> float:
+    """The largest eigenvalue of the full-batch training loss's Hessian, by Lanczos."""
+    loss = objective(model, _cross_entropy, state)
+
+    @jax.jit
+    def top(params, batch, key):
+        matvec = curvature.hvp_operator(loss, params, batch)
+        return curvature.top_eigenvalues(matvec, params, 1, key=key).eigenvalues[0]
+
+    return float(top(params, batch, key))

@@ -18,6 +18,9 @@ def test_demo_trains_spirals_to_high_accuracy():
     assert lines[0].startswith("jnn demo: two-arm spirals")
     assert sum(line.startswith("epoch ") for line in lines) == 30
     assert lines[-1].startswith("final test accuracy:")
+    assert any(line.startswith("learning curve") for line in lines)
+    eig_line = next(line for line in lines if line.startswith("top Hessian eigenvalue"))
+    assert float(eig_line.split(": ")[1].split()[0]) > 0  # a minimum: positive curvature
 
 
 def test_demo_command_prints_per_epoch_and_final_accuracy(capsys):
