@@ -59,7 +59,27 @@ def _check_labels(where: str, model: Layer, params: Any, state: Any, x: Any, y: 
 
 
 
-def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder, attack):
+_COMPILED: dict = {}  # compiled epoch/evaluate functions, reused across fit calls
+
+
+def _cached(builder, *args):
+    """``builder(*args)``, memoized when the arguments are hashable (layers, optax
+    transformations and plain functions are), so repeated ``fit`` calls with the same
+    model, optimizer and loss reuse one compiled program."""
+    try:
+        key = (builder.__name__, *args)
+        hash(key)
+    except TypeError:
+        return builder(*args)
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 64:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = builder(*args)
+    return _COMPILED[key]
+
+
+def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack):
+    metric_fns = dict(metric_items)
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(carry, inputs):
@@ -102,7 +122,9 @@ def _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder, 
     return jax.jit(epoch, donate_argnums=(0, 1, 2))
 
 
-def _make_evaluate(model, loss, metric_fns, attack=None):
+def _make_evaluate(model, loss, metric_items, attack=None):
+    metric_fns = dict(metric_items)
+
     def batch_sums(params, state, xb, yb, key):
         if attack is not None:
             xb = attack(params, state, xb, yb, key)
@@ -121,6 +143,8 @@ def _make_evaluate(model, loss, metric_fns, attack=None):
                                                           xs[0], ys[0], keys[0]))
         return jax.lax.scan(body, zero, (xs, ys, keys))[0]
 
+    remainder = jax.jit(batch_sums)
+
     def evaluate_fn(params, state, x, y, batch_size, key=None):
         n = x.shape[0]
         count = n // batch_size
@@ -131,7 +155,7 @@ def _make_evaluate(model, loss, metric_fns, attack=None):
             total = full_batches(params, state, x[:cut].reshape(count, batch_size, *x.shape[1:]),
                                  y[:cut].reshape(count, batch_size, *y.shape[1:]), keys[:-1])
         if n % batch_size:
-            rest = jax.jit(batch_sums)(params, state, x[count * batch_size:],
+            rest = remainder(params, state, x[count * batch_size:],
                                        y[count * batch_size:], keys[-1])
             total = rest if total is None else jax.tree.map(jnp.add, total, rest)
         total = jax.device_get(total)
@@ -263,9 +287,11 @@ def fit(
     params, state, opt_state = jax.tree.map(jnp.copy, (params, state, opt_state))
     ctx = TrainingContext(params=params, state=state, opt_state=opt_state,
                           history=History() if history is None else history)
-    epoch_fn = _make_epoch(model, optimizer, loss, metric_fns, batch_size, drop_remainder,
-                           attack)
-    evaluate_fn = _make_evaluate(model, loss, metric_fns) if val_data is not None else None
+    metric_items = tuple(metric_fns.items())
+    epoch_fn = _cached(_make_epoch, model, optimizer, loss, metric_items, batch_size,
+                       drop_remainder, attack)
+    evaluate_fn = (_cached(_make_evaluate, model, loss, metric_items)
+                   if val_data is not None else None)
     for callback in callbacks:
         callback.on_train_begin(ctx)
     bar = _progress_bar(progress, epochs)
@@ -338,7 +364,8 @@ def evaluate(
         "evaluate", "batch_size", batch_size)
     batch_size = min(batch_size, x.shape[0])
     _check_labels("evaluate", model, params, state, x, y)
-    evaluate_fn = _make_evaluate(model, loss, _metrics.resolve(metrics), attack)
+    evaluate_fn = _cached(_make_evaluate, model, loss, tuple(_metrics.resolve(metrics).items()),
+                          attack)
     return evaluate_fn(params, state, x, y, batch_size, key)
 
 
