@@ -52,6 +52,7 @@ from _timing import (  # noqa: E402
 from jnn.layers import Dense, Sequential  # noqa: E402
 
 LEARNING_RATE = 1e-3
+CHUNK = 100  # steps per timed call in the dispatch-bound loop
 BIG = (784, 512, 512, 10)
 TINY = (2, 32, 32, 1)
 
@@ -253,6 +254,40 @@ def check_same_computation(steppers, sizes, activation, loss_fn, x, y, key):
     return same
 
 
+# ------------------------------------------------------------------- dispatch detail
+
+
+def pytree_detail(steppers, quick, rounds):
+    """What the per-call pytree work costs: flatten + unflatten of (params, opt_state).
+
+    ``jax.jit`` flattens the arguments and unflattens the results on every call (in C++),
+    so this is the part of the dispatch cost that depends on the params' container types.
+    ``jnn_no_empty`` is jnn's tree with the ``{}`` entries of the activations removed,
+    ``raw_as_dicts`` the raw tree with ``{"kernel", "bias"}`` dicts instead of tuples.
+    """
+    optimizer = optax.adam(LEARNING_RATE)
+    trees = {n: (s.params, s.opt_state) for n, s in steppers.items() if isinstance(s, Stepper)}
+    no_empty = [p for p in steppers["jnn"].params if p]
+    trees["jnn_no_empty"] = (no_empty, optimizer.init(no_empty))
+    as_dicts = [{"kernel": w, "bias": b} for w, b in steppers["raw_jax"].params]
+    trees["raw_as_dicts"] = (as_dicts, optimizer.init(as_dicts))
+
+    def round_trip(tree):
+        leaves, treedef = jax.tree.flatten(tree)
+        return lambda: jax.tree.unflatten(treedef, jax.tree.leaves(tree))
+
+    rows = []
+    for name, tree in trees.items():
+        leaves, treedef = jax.tree.flatten(tree)
+        rows.append([name, str(len(leaves)), str(treedef.num_nodes)])
+    print_table(["tree", "leaves", "nodes"], rows, title="(params, opt_state) trees")
+    return compare(
+        {n: round_trip(t) for n, t in trees.items()}, "raw_jax", rounds=rounds, quick=quick,
+        target_sample_s=0.01,
+        title="flatten + unflatten of (params, opt_state), as jax.jit does per call",
+    )
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -268,8 +303,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke run (few rounds)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds")
-    parser.add_argument("--batches", type=int, nargs="+", default=[128, 1024])
+    parser.add_argument("--batches", type=int, nargs="+", default=None,
+                        help="batch sizes of the big MLP (default 128 1024; quick: 128)")
     parser.add_argument("--tiny-steps", type=int, default=None, help="steps per loop (1000)")
+    parser.add_argument("--tiny-rounds", type=int, default=None,
+                        help="rounds for the tiny loop (default: --rounds)")
+    parser.add_argument("--detail", action="store_true",
+                        help="also time the per-call pytree work of each params layout")
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-tiny", action="store_true")
     args = parser.parse_args(argv)
@@ -280,11 +320,12 @@ def main(argv=None):
     summary = []
 
     if not args.skip_big:
-        for batch in args.batches:
+        for batch in args.batches or ([128] if quick else [128, 1024]):
             x, y = mnist_like(batch)
             steppers = build(BIG, jax.nn.relu, softmax_xent, x, y, key)
             check_same_computation(steppers, BIG, jax.nn.relu, softmax_xent, x, y, key)
-            time_compiles(steppers, f"compile time, batch {batch} (nnx.jit not listed)")
+            if not quick:
+                time_compiles(steppers, f"compile time, batch {batch} (nnx.jit not listed)")
             res = compare(
                 steppers, "raw_jax", rounds=args.rounds, quick=quick,
                 title=f"784-512-512-10 ReLU MLP, one Adam step, batch {batch} (ms/step)",
@@ -293,27 +334,33 @@ def main(argv=None):
 
     if not args.skip_tiny:
         steps = args.tiny_steps or (100 if quick else 1000)
+        chunk = min(steps, CHUNK)
         x, y = spirals()
         steppers = build(TINY, jnp.tanh, sigmoid_bce, x, y, key)
         check_same_computation(steppers, TINY, jnp.tanh, sigmoid_bce, x, y, key)
 
         def loop(fn):
             def run():
-                for _ in range(steps):
+                for _ in range(chunk):
                     out = fn()
                 return out
 
             return run
 
+        # One sample = `steps` steps in a Python loop (blocking every CHUNK steps, which
+        # costs nothing measurable); flax_nnx is ~10x slower, so it gets one chunk only.
+        number = {n: (1 if n == "flax_nnx" else steps // chunk) for n in steppers}
         res = compare(
-            {name: loop(fn) for name, fn in steppers.items()}, "raw_jax", rounds=args.rounds,
-            quick=quick, number=1,
+            {name: loop(fn) for name, fn in steppers.items()}, "raw_jax",
+            rounds=args.tiny_rounds or args.rounds, quick=quick, number=number,
             title=f"2-32-32-1 tanh MLP on spirals, {steps} jitted steps in a Python loop "
-            "(ms per loop)",
+            f"(ms per {chunk} steps)",
         )
         for r in res.values():
-            r["per_step_us"] = r["median_s"] / steps * 1e6
+            r["per_step_us"] = r["median_s"] / chunk * 1e6
         summary.append((f"tiny MLP loop ({steps} steps)", res))
+        if args.detail:
+            pytree_detail(steppers, quick, args.rounds)
 
     rows = []
     for label, res in summary:
