@@ -457,3 +457,21 @@ def test_params_from_another_layer_and_non_float_input(key):
         Conv(4, 3).init(key, jnp.ones((1, 5, 5, 2), jnp.int32))
     with pytest.raises(ValueError, match=r"feature_group_count=2 does not divide"):
         Conv(4, 3, feature_group_count=2).init(key, jnp.ones((1, 5, 5, 3)))
+
+
+def test_vmap_over_an_ensemble_of_params_and_hessian(x64):
+    layer = Conv(2, (3,), padding="VALID")
+    x = normal(2, 6, 2, dtype=np.float64)
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[np_init(layer, x)[0] for _ in range(3)])
+    ys = jax.vmap(lambda p: layer.apply(p, {}, x)[0])(stacked)
+    for i in range(3):
+        p = jax.tree.map(lambda a, i=i: a[i], stacked)
+        np.testing.assert_allclose(ys[i], layer.apply(p, {}, x)[0], rtol=1e-12)
+    # The loss is quadratic in the kernel, so its Hessian is 2 * sum over windows of
+    # patch patch^T: compare with the Gauss-Newton form built from the Jacobian.
+    p0 = jax.tree.map(lambda a: a[0], stacked)
+    loss = lambda k: 0.5 * jnp.sum(layer.apply({"kernel": k, "bias": p0["bias"]}, {}, x)[0] ** 2)
+    h = jax.hessian(loss)(p0["kernel"]).reshape(12, 12)
+    jac = jax.jacobian(lambda k: layer.apply({"kernel": k, "bias": p0["bias"]}, {}, x)[0])(
+        p0["kernel"]).reshape(-1, 12)
+    np.testing.assert_allclose(h, jac.T @ jac, rtol=1e-10, atol=1e-10)

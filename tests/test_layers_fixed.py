@@ -242,3 +242,12 @@ def test_frozen_bad_input():
     with pytest.raises(TypeError, match=r"Frozen: got the class Dense, not a layer"):
         Frozen(Dense)
     assert repr(Frozen(Dense(2), eval_mode=False)) == "Frozen(Dense(2), eval_mode=False)"
+
+
+def test_gradient_flows_through_frozen_to_the_input(x64):
+    frozen = Frozen(Conv(2, (3, 3)))
+    x = normal(1, 4, 4, 1, dtype=np.float64)
+    params, state = frozen.init(jax.random.key(0), x)
+    f = jax.jit(lambda x_: jnp.sum(jnp.sin(frozen.apply(params, state, x_)[0])))
+    check_grads(f, (x,), order=1, modes=["rev"], atol=tol(jnp.float64, "grads"),
+                rtol=tol(jnp.float64, "grads"))
