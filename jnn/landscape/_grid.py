@@ -1,0 +1,236 @@
+"""The engine under every slice: all grid points in one compiled call, in memory-bounded chunks.
+
+A *point spec* says what one grid point is. It is a frozen (hashable) dataclass, so it is a
+static argument of the one jitted program, and holds three pure functions:
+
+- ``precompute(base, batch)``: work shared by all points for one minibatch (the fast path's
+  first-layer products); the identity unless ``shares_work``;
+- ``prepare(base, coord)``: the per-point model (perturbed params, recomputed state);
+- ``evaluate(prepared, batch) -> {"loss": scalar, metric: scalar, ...}``.
+
+``run_grid`` maps the points with ``lax.map(..., batch_size=chunk)`` (a ``scan`` over
+chunks, each chunk ``vmap``-ed), so the temporaries of one chunk are alive at a time, never
+those of the whole grid. Stacked minibatches ``(num_batches, ...)`` are accumulated inside
+each point by a ``lax.scan`` with a weighted mean.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._checks import positive_int
+
+DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of temporaries for one chunk of points
+
+
+class NonFiniteLandscapeWarning(RuntimeWarning):
+    """Some grid points have a nan or infinite loss; they are kept and marked, not dropped."""
+
+
+class Landscape(NamedTuple):
+    """A computed loss landscape: values on a 1-D or 2-D grid of direction coefficients.
+
+    Attributes:
+      alphas: ``(n,)`` coefficients along the first direction.
+      betas: ``(m,)`` coefficients along the second direction (``None`` for a line).
+      loss: ``(n,)`` or ``(n, m)``; ``loss[i, j]`` is at ``(alphas[i], betas[j])``.
+      metrics: ``{name: array shaped like loss}`` for the metrics asked for.
+      nonfinite: boolean mask shaped like ``loss``, ``True`` where the loss is nan or inf
+        (those values are kept as they are).
+      num_nonfinite: the number of such points.
+      metadata: ``{"kind", "chunk_size", "num_points", "bytes_per_point", ...}`` plus
+        anything added by the caller; saved with :func:`jnn.landscape.save_landscape`.
+    """
+
+    alphas: Any
+    betas: Any
+    loss: Any
+    metrics: dict
+    nonfinite: Any
+    num_nonfinite: Any
+    metadata: dict
+
+
+def _is_traced(tree: Any) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def _precomputed(spec, base, data, stacked):
+    if not spec.shares_work:
+        return data
+    if stacked:
+        return lax.map(lambda b: spec.precompute(base, b), data)
+    return spec.precompute(base, data)
+
+
+def _point_values(spec, base, coord, shared, weights):
+    prepared = spec.prepare(base, coord)
+    if weights is None:
+        return spec.evaluate(prepared, shared)
+    first = jax.tree.map(lambda x: x[0], shared)
+    shapes = jax.eval_shape(spec.evaluate, prepared, first)
+    zeros = jax.tree.map(
+        lambda s: jnp.zeros(s.shape, jnp.promote_types(s.dtype, weights.dtype)), shapes)
+
+    def add(total, xs):
+        batch, w = xs
+        values = spec.evaluate(prepared, batch)
+        return jax.tree.map(lambda t, v: t + w * v, total, values), None
+
+    total, _ = lax.scan(add, zeros, (shared, weights))
+    return jax.tree.map(lambda t: t / jnp.sum(weights).astype(t.dtype), total)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "chunk_size", "stacked"))
+def run_grid(spec, base, coords, data, weights, *, chunk_size: int, stacked: bool):
+    """``{name: (num_points,)}`` for the points ``coords`` (``(num_points, k)``)."""
+    shared = _precomputed(spec, base, data, stacked)
+    point = lambda c: _point_values(spec, base, c, shared, weights if stacked else None)
+    return lax.map(point, coords, batch_size=chunk_size)
+
+
+def _struct(x):
+    return jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
+
+
+def _jaxpr_bytes(jaxpr) -> int:
+    total = 0
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            aval = getattr(v, "aval", None)
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                total += int(np.prod(aval.shape, dtype=np.int64)) * np.dtype(aval.dtype).itemsize
+    return total
+
+
+PROBE_POINTS = 8
+
+
+def bytes_per_point(spec, base, coords, data, weights, stacked: bool) -> int:
+    """Temporary bytes per grid point, from XLA's memory analysis of a small chunk.
+
+    A chunk of ``PROBE_POINTS`` points (``vmap``-ed, as in the real program) is compiled
+    and its temporaries divided by the number of points: the perturbed params and the
+    activations of each point (one minibatch of them, when the data are stacked) are what
+    a chunk multiplies. (A single unbatched point is no guide: XLA fuses it differently.)
+    The data and the precomputed shared work exist once and are not counted. Where the
+    backend has no memory analysis, the sizes of every intermediate value of the jaxpr
+    are summed instead (an over-estimate).
+    """
+    probe = min(PROBE_POINTS, coords.shape[0])
+    shared = jax.eval_shape(lambda b, d: _precomputed(spec, b, d, stacked), base, data)
+    args = jax.tree.map(_struct, (base, coords[:probe], data, weights))
+    args = (args[0], args[1], shared, args[3] if stacked else None)
+    chunk = lambda b, cs, s, w: jax.vmap(lambda c: _point_values(spec, b, c, s, w))(cs)
+    try:
+        stats = jax.jit(chunk).lower(*args).compile().memory_analysis()
+    except Exception:  # pragma: no cover - backends without memory analysis
+        stats = None
+    if stats is not None:
+        total = int(stats.temp_size_in_bytes) + int(stats.output_size_in_bytes)
+    else:  # pragma: no cover
+        total = _jaxpr_bytes(jax.make_jaxpr(chunk)(*args).jaxpr)
+    return max(1, -(-total // probe))
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
+
+
+def choose_chunk(where: str, spec, base, coords, data, weights, stacked: bool,
+                 chunk_size: int | None, memory_budget_bytes: int | None) -> tuple[int, int | None]:
+    """``(chunk, bytes_per_point)``: from ``chunk_size``, or from the memory budget.
+
+    With only ``chunk_size`` nothing is estimated. With a budget (given, or the default when
+    neither is given) one point is compiled to measure its temporaries, the chunk is the
+    number of points that fit, and a ``chunk_size`` that does not fit is refused.
+    """
+    num_points = coords.shape[0]
+    if chunk_size is not None:
+        chunk_size = positive_int(where, "chunk_size", chunk_size,
+                                  fix="It is the number of grid points evaluated at once.")
+    if memory_budget_bytes is not None:
+        memory_budget_bytes = positive_int(where, "memory_budget_bytes", memory_budget_bytes)
+    if chunk_size is not None and memory_budget_bytes is None:
+        return min(chunk_size, num_points), None
+    budget = DEFAULT_MEMORY_BUDGET if memory_budget_bytes is None else memory_budget_bytes
+    per_point = bytes_per_point(spec, base, coords, data, weights, stacked)
+    if per_point > budget:
+        raise ValueError(
+            f"{where}: one grid point needs about {per_point} bytes ({_human(per_point)}) of "
+            f"temporaries, more than memory_budget_bytes={budget} ({_human(budget)}); no chunk "
+            "fits. Pass the data as stacked minibatches (minibatches=True) so one point holds "
+            "one minibatch's activations, or raise memory_budget_bytes."
+        )
+    if chunk_size is not None:
+        if chunk_size * per_point > budget and chunk_size <= num_points:
+            raise ValueError(
+                f"{where}: chunk_size={chunk_size} points need about {chunk_size * per_point} "
+                f"bytes ({_human(chunk_size * per_point)}), more than memory_budget_bytes="
+                f"{budget} ({_human(budget)}). Use chunk_size <= {budget // per_point}, or "
+                "leave chunk_size=None to choose it from the budget."
+            )
+        return min(chunk_size, num_points), per_point
+    return max(1, min(num_points, budget // per_point)), per_point
+
+
+def balanced_chunks(num_points: int, max_chunk: int) -> tuple[int, int]:
+    """``(chunk, padded)``: the fewest chunks of at most ``max_chunk``, made equal in size.
+
+    ``padded = num_chunks * chunk`` exceeds ``num_points`` by less than ``num_chunks``, so
+    no separate remainder program is compiled (it would also hold its own temporaries
+    beside the chunk's).
+    """
+    num_chunks = -(-num_points // max_chunk)
+    chunk = -(-num_points // num_chunks)
+    return chunk, num_chunks * chunk
+
+
+def padded_coords(coords: jax.Array, padded: int) -> jax.Array:
+    """Repeat the last point up to ``padded`` points (their values are discarded)."""
+    extra = padded - coords.shape[0]
+    if extra == 0:
+        return coords
+    return jnp.concatenate([coords, jnp.broadcast_to(coords[-1:], (extra, coords.shape[1]))])
+
+
+def evaluate_grid(where: str, kind: str, spec, base, axes, data, *, minibatches: bool,
+                  weights, chunk_size, memory_budget_bytes, extra_metadata=None) -> Landscape:
+    """Evaluate ``spec`` on the grid ``axes`` (1 or 2 checked coordinate arrays)."""
+    dtype = jnp.result_type(*[jnp.result_type(x) for x in jax.tree.leaves(base)
+                              if jnp.issubdtype(jnp.result_type(x), jnp.inexact)])
+    axes = [jnp.asarray(a, dtype) for a in axes]
+    mesh = jnp.meshgrid(*axes, indexing="ij")
+    coords = jnp.stack([m.reshape(-1) for m in mesh], axis=1)
+    shape = tuple(a.shape[0] for a in axes)
+    chunk, per_point = choose_chunk(where, spec, base, coords, data, weights, minibatches,
+                                    chunk_size, memory_budget_bytes)
+    chunk, padded = balanced_chunks(coords.shape[0], chunk)
+    values = run_grid(spec, base, padded_coords(coords, padded), data,
+                      weights if minibatches else None, chunk_size=chunk, stacked=minibatches)
+    values = {k: v[: coords.shape[0]].reshape(shape) for k, v in values.items()}
+    loss = values.pop("loss")
+    nonfinite = ~jnp.isfinite(loss)
+    count = jnp.sum(nonfinite)
+    metadata = {"kind": kind, "chunk_size": int(chunk), "num_points": int(coords.shape[0]),
+                "bytes_per_point": per_point, **(extra_metadata or {})}
+    if not _is_traced(count) and int(count) > 0:
+        warnings.warn(
+            f"{where}: {int(count)} of {coords.shape[0]} grid points have a non-finite loss "
+            "(nan or inf); they are kept as they are and marked in result.nonfinite. A smaller "
+            "range of coefficients usually avoids them.",
+            NonFiniteLandscapeWarning, stacklevel=3)
+    return Landscape(
+        alphas=axes[0], betas=axes[1] if len(axes) > 1 else None, loss=loss, metrics=values,
+        nonfinite=nonfinite, num_nonfinite=count, metadata=metadata)
