@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from jnn import _checks
+from jnn import _checks, activations
 from jnn.layers import Dropout, Layer
 
 
@@ -34,8 +34,6 @@ class Model(Layer):
 
 def activation(where: str, value: Any) -> Callable:
     """An activation by name (``jnn.activations.get``) or a callable as it is."""
-    from jnn import activations
-
     try:
         return activations.get(value)
     except (TypeError, ValueError) as error:
