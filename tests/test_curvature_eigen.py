@@ -19,6 +19,7 @@ from jnn.curvature import (
     hvp_operator,
     power_iteration,
     smallest_eigenvalues,
+    spectral_density,
     top_eigenvalues,
 )
 
@@ -55,6 +56,31 @@ def test_lanczos_matches_eigh_on_mlp_hessian_d1000(x64, mlp_hessian_d1000):
         resid = np.linalg.norm(H @ Y[i] - res.eigenvalues[i] * Y[i])
         assert float(res.error_bounds[i]) < 1e-9 * lam[-1] and resid < 1e-9 * lam[-1]
     assert int(res.num_matvecs) == 120 and bool(res.finite)
+
+
+def test_spectral_density_of_mlp_hessian_matches_exact_eigenvalues(x64, mlp_hessian_d1000):
+    params, batch, H, lam, U = mlp_hessian_d1000
+
+    @jax.jit
+    def density(p, b):
+        op = hvp_operator(mlp_loss, p, b)
+        return spectral_density(
+            op, p, key=jax.random.key(0), num_probes=8, num_iters=60, chunk_size=8
+        )
+
+    res = density(params, batch)
+    grid, dens, s = np.asarray(res.grid), np.asarray(res.density), float(res.sigma)
+    np.testing.assert_allclose(np.trapezoid(dens, grid), 1.0, atol=1e-6)
+    # the exact eigenvalues, smoothed with the same Gaussian, as the reference curve
+    exact = np.exp(-0.5 * ((grid[:, None] - lam[None]) / s) ** 2).sum(1) / (
+        lam.size * s * np.sqrt(2 * np.pi)
+    )
+    assert np.trapezoid(np.abs(dens - exact), grid) < 0.1
+    # mass near zero (the bulk) and in the outliers, against counts of exact eigenvalues
+    for lo, hi in [(-10 * s, 10 * s), (10 * s, np.inf)]:
+        sel = (grid >= lo) & (grid <= hi)
+        frac = np.mean((lam >= lo) & (lam < hi))
+        assert abs(np.trapezoid(dens[sel], grid[sel]) - frac) < 0.05, (lo, hi, frac)
 
 
 def test_lanczos_tolerance_stops_early_and_bounds_are_residuals(x64):
