@@ -5,9 +5,9 @@ return its result) in one process, in interleaved rounds: each round runs every
 candidate once, in a freshly shuffled order, so slow drifts of a shared machine (other
 processes, thermal throttling, frequency scaling) hit all candidates alike. It reports,
 per candidate, the median time per call, the interquartile range, the minimum, the ratio
-of medians to the baseline, and the interquartile range of the per-round ratios (each
-round's candidate time over the same round's baseline time: a paired measure that stays
-tight even when the machine's speed wanders between rounds).
+of medians to the baseline, and the median and interquartile range of the per-round
+ratios (each round's candidate time over the same round's baseline time: a paired measure
+that stays tight even when the machine's speed wanders between rounds).
 
 Compile time is reported separately by ``compile_time`` (trace + lower, and XLA
 compilation, of a jitted function), and ``compiled_stats`` counts the ops and flops of the
@@ -63,12 +63,14 @@ def _run(fn: Callable[[], Any]) -> Any:
     return jax.block_until_ready(fn())
 
 
-def _calibrate(fn: Callable[[], Any], target_s: float, max_number: int) -> int:
-    """Calls per sample so that one sample takes about ``target_s`` (at least 1)."""
-    t0 = time.perf_counter()
-    _run(fn)
-    once = max(time.perf_counter() - t0, 1e-7)
-    return int(min(max_number, max(1, math.ceil(target_s / once))))
+def _time_once(fn: Callable[[], Any]) -> float:
+    """Median of three timed calls (one call alone is too noisy on a shared machine)."""
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _run(fn)
+        times.append(time.perf_counter() - t0)
+    return max(float(np.median(times)), 1e-7)
 
 
 def compare(
@@ -91,8 +93,8 @@ def compare(
         passed to ``jax.block_until_ready``, so asynchronous dispatch is always waited for.
       baseline: the name of the candidate the ratios are relative to.
       rounds: number of rounds (samples per candidate); default 21, or 3 in quick mode.
-      number: calls per sample (one int for all, or per name); default: calibrated per
-        candidate so that a sample takes about ``target_sample_s``.
+      number: calls per sample (one int for all, or per name); default: the same for all
+        candidates, so that a sample of the slowest one takes about ``target_sample_s``.
       warmup: untimed calls per candidate before timing (these include compilation).
       title: printed above the table.
       quick: force quick mode on/off; default ``is_quick()``.
@@ -102,9 +104,9 @@ def compare(
 
     Returns:
       name -> dict with ``median_s``, ``q1_s``, ``q3_s``, ``min_s``, ``max_s`` (per call),
-      ``ratio`` (median / baseline median), ``ratio_q1``, ``ratio_q3`` (quartiles of the
-      paired per-round ratios), ``number``, ``rounds`` and ``samples_s`` (per-call time of
-      every round).
+      ``ratio`` (median / baseline median), ``ratio_paired``, ``ratio_q1``, ``ratio_q3``
+      (median and quartiles of the per-round ratios), ``number``, ``rounds`` and
+      ``samples_s`` (per-call time of every round).
     """
     if not candidates:
         raise ValueError("compare: candidates is empty; pass {name: zero-arg callable}.")
@@ -126,7 +128,10 @@ def compare(
         for _ in range(warmup):
             _run(fn)
     if number is None:
-        numbers = {n: _calibrate(fn, target, 100_000) for n, fn in candidates.items()}
+        # One number for all, fitted to the slowest candidate: every sample then spans
+        # a comparable stretch of time, which keeps the per-round pairing fair.
+        slowest = max(_time_once(fn) for fn in candidates.values())
+        numbers = dict.fromkeys(candidates, int(min(100_000, max(1, math.ceil(target / slowest)))))
     elif isinstance(number, Mapping):
         numbers = {n: int(number[n]) for n in candidates}
     else:
@@ -161,7 +166,7 @@ def compare(
         s = np.asarray(samples[name])
         q1, med, q3 = np.percentile(s, [25, 50, 75])
         paired = s / base
-        r1, r3 = np.percentile(paired, [25, 75])
+        r1, rmed, r3 = np.percentile(paired, [25, 50, 75])
         results[name] = {
             "median_s": float(med),
             "q1_s": float(q1),
@@ -169,6 +174,7 @@ def compare(
             "min_s": float(s.min()),
             "max_s": float(s.max()),
             "ratio": float(med / base_median),
+            "ratio_paired": float(rmed),
             "ratio_q1": float(r1),
             "ratio_q3": float(r3),
             "number": numbers[name],
@@ -198,14 +204,15 @@ def _print_results(results, baseline, title, quick):
             f"{_fmt_time(r['q1_s'])}-{_fmt_time(r['q3_s'])}",
             _fmt_time(r["min_s"]),
             f"{r['ratio']:.3f}",
-            f"{r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}",
+            f"{r['ratio_paired']:.3f} [{r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}]",
             f"{r['rounds']}x{r['number']}",
         ])
     any_r = next(iter(results.values()))
     head = title or "benchmark"
     note = " [quick]" if quick else ""
     print_table(
-        ["candidate", "median ms", "IQR ms", "min ms", "ratio", "paired IQR", "rounds x n"],
+        ["candidate", "median ms", "IQR ms", "min ms", "ratio", "paired ratio [IQR]",
+         "rounds x n"],
         rows,
         title=f"{head}{note}  (* baseline; ratio = median / baseline median; "
         f"{any_r['rounds']} interleaved rounds)",

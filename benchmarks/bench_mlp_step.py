@@ -167,8 +167,12 @@ class Stepper:
         return self.params, self.opt_state, self.x, self.y
 
 
-def build(sizes, activation, loss_fn, x, y, key):
-    """Every candidate for one workload: name -> Stepper (or an NNX callable)."""
+def build(sizes, activation, loss_fn, x, y, key, detail=False):
+    """Every candidate for one workload: name -> Stepper (or an NNX callable).
+
+    With ``detail``, also ``raw_jax_dicts``: the raw step with each layer's params in a
+    ``{"kernel", "bias"}`` dict instead of a tuple (jnn's container types, without jnn).
+    """
     optimizer = optax.adam(LEARNING_RATE)
     out = {}
 
@@ -176,6 +180,16 @@ def build(sizes, activation, loss_fn, x, y, key):
     out["raw_jax"] = Stepper(
         functional_step(raw_predict(activation), loss_fn, optimizer), p, optimizer.init(p), x, y
     )
+    if detail:
+        dict_predict = raw_predict(activation)
+        p = [{"kernel": w, "bias": b} for w, b in raw_init(key, sizes)]
+        out["raw_jax_dicts"] = Stepper(
+            functional_step(
+                lambda p, x: dict_predict([(d["kernel"], d["bias"]) for d in p], x), loss_fn,
+                optimizer,
+            ),
+            p, optimizer.init(p), x, y,
+        )
 
     model = jnn_model(sizes, activation)
     p, state = model.init(key, x)
@@ -262,15 +276,13 @@ def pytree_detail(steppers, quick, rounds):
 
     ``jax.jit`` flattens the arguments and unflattens the results on every call (in C++),
     so this is the part of the dispatch cost that depends on the params' container types.
-    ``jnn_no_empty`` is jnn's tree with the ``{}`` entries of the activations removed,
-    ``raw_as_dicts`` the raw tree with ``{"kernel", "bias"}`` dicts instead of tuples.
+    ``jnn_no_empty`` is jnn's tree with the ``{}`` entries of the activations removed;
+    ``raw_jax_dicts`` the raw tree with ``{"kernel", "bias"}`` dicts instead of tuples.
     """
     optimizer = optax.adam(LEARNING_RATE)
     trees = {n: (s.params, s.opt_state) for n, s in steppers.items() if isinstance(s, Stepper)}
     no_empty = [p for p in steppers["jnn"].params if p]
     trees["jnn_no_empty"] = (no_empty, optimizer.init(no_empty))
-    as_dicts = [{"kernel": w, "bias": b} for w, b in steppers["raw_jax"].params]
-    trees["raw_as_dicts"] = (as_dicts, optimizer.init(as_dicts))
 
     def round_trip(tree):
         leaves, treedef = jax.tree.flatten(tree)
@@ -289,6 +301,16 @@ def pytree_detail(steppers, quick, rounds):
 
 
 # ------------------------------------------------------------------------------- main
+
+
+def select(steppers, names):
+    if not names:
+        return steppers
+    unknown = set(names) - set(steppers)
+    if unknown:
+        raise SystemExit(f"unknown candidates {sorted(unknown)}; choose from {sorted(steppers)}")
+    keep = {"raw_jax", "jnn", "raw_jax_dicts", *names}
+    return {n: s for n, s in steppers.items() if n in keep}
 
 
 def time_compiles(steppers, title):
@@ -310,6 +332,10 @@ def main(argv=None):
                         help="rounds for the tiny loop (default: --rounds)")
     parser.add_argument("--detail", action="store_true",
                         help="also time the per-call pytree work of each params layout")
+    parser.add_argument("--candidates", nargs="+", default=None,
+                        help="time only these (raw_jax and jnn are always included)")
+    parser.add_argument("--chunk", type=int, default=CHUNK,
+                        help="steps per timed call in the tiny loop")
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--skip-tiny", action="store_true")
     args = parser.parse_args(argv)
@@ -322,7 +348,7 @@ def main(argv=None):
     if not args.skip_big:
         for batch in args.batches or ([128] if quick else [128, 1024]):
             x, y = mnist_like(batch)
-            steppers = build(BIG, jax.nn.relu, softmax_xent, x, y, key)
+            steppers = select(build(BIG, jax.nn.relu, softmax_xent, x, y, key), args.candidates)
             check_same_computation(steppers, BIG, jax.nn.relu, softmax_xent, x, y, key)
             if not quick:
                 time_compiles(steppers, f"compile time, batch {batch} (nnx.jit not listed)")
@@ -334,9 +360,10 @@ def main(argv=None):
 
     if not args.skip_tiny:
         steps = args.tiny_steps or (100 if quick else 1000)
-        chunk = min(steps, CHUNK)
+        chunk = min(steps, args.chunk)
         x, y = spirals()
-        steppers = build(TINY, jnp.tanh, sigmoid_bce, x, y, key)
+        steppers = select(build(TINY, jnp.tanh, sigmoid_bce, x, y, key, args.detail),
+                          args.candidates)
         check_same_computation(steppers, TINY, jnp.tanh, sigmoid_bce, x, y, key)
 
         def loop(fn):
@@ -368,8 +395,9 @@ def main(argv=None):
             per = (f"{r['per_step_us']:.1f} us" if "per_step_us" in r
                    else f"{r['median_s'] * 1e3:.3f} ms")
             rows.append([label, name, per, f"{r['ratio']:.3f}",
-                         f"{r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}"])
-    print_table(["workload", "candidate", "per step", "ratio to raw", "paired IQR"], rows,
+                         f"{r['ratio_paired']:.3f} [{r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}]"])
+    print_table(["workload", "candidate", "per step", "ratio to raw", "paired ratio [IQR]"],
+                rows,
                 title="summary (targets: jnn <= 1.05x at batch 1024, <= 1.10x at 128 and tiny)")
     return summary
 

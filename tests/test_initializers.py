@@ -131,7 +131,7 @@ def test_constant_zeros_ones():
 
 @pytest.mark.parametrize(
     "shape,column_axis",
-    [((64, 32), -1), ((32, 64), -1), ((3, 3, 16, 32), -1), ((32, 3, 3, 16), 0)],
+    [((16, 12), -1), ((12, 16), -1), ((3, 3, 4, 8), -1), ((8, 3, 3, 4), 0)],
 )
 def test_orthogonal(key, shape, column_axis):
     q = init.orthogonal(scale=2.0, column_axis=column_axis)(key, shape)
@@ -142,9 +142,9 @@ def test_orthogonal(key, shape, column_axis):
 
 
 def test_orthogonal_float64(key, x64):
-    q = init.orthogonal()(key, (40, 20), jnp.float64)
+    q = init.orthogonal()(key, (16, 12), jnp.float64)
     assert q.dtype == jnp.float64
-    np.testing.assert_allclose(q.T @ q, np.eye(20), atol=1e-12)
+    np.testing.assert_allclose(q.T @ q, np.eye(12), atol=1e-12)
 
 
 def test_orthogonal_is_haar(key):
@@ -436,3 +436,21 @@ def test_constructor_errors(make, error, match):
 def test_call_errors(key, f, shape, dtype, error, match):
     with pytest.raises(error, match=match):
         f(key, shape, dtype)
+
+
+def test_with_dense_layer(key):
+    # The protocol Dense uses: kernel_init(key, shape, dtype); a bias_init with
+    # needs_kernel=True also gets kernel= and x=.
+    from jnn.layers import Dense
+
+    kx, kp = jax.random.split(key)
+    x = _spread_data(kx, n=200)
+    layer = Dense(64, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
+    params, _ = layer.init(kp, x)
+    assert params["kernel"].shape == (3, 64) and params["bias"].shape == (64,)
+    active = np.asarray(layer.apply(params, {}, x)[0] > 1e-4).mean(axis=0)
+    assert active.min() > 0 and active.max() < 1
+    # Equal configurations make equal (hashable) layers.
+    assert layer == Dense(64, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
+    assert hash(layer) == hash(Dense(64, kernel_init=init.he_normal(),
+                                     bias_init=init.hinge_bias()))
