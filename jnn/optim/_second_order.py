@@ -168,9 +168,9 @@ def damped_cholesky_solve(
 
     A try fails when :math:`A + \lambda I` is not positive definite (the factor or the
     solution has nan/inf) or, with ``accept``, when ``accept(p)`` returns ``False``. After
-    a failure :math:`\lambda \leftarrow \max(\nu\lambda, \beta)`, :math:`\nu \leftarrow
-    2\nu` (Nielsen's rule, :math:`\nu_0 = 2`), with the floor :math:`\beta = 10^{-3}
-    \max_i |A_{ii}|` so that a zero :math:`\lambda` grows too (Nocedal & Wright,
+    a failure :math:`\lambda \leftarrow \nu\lambda`, :math:`\nu \leftarrow 2\nu`
+    (Nielsen's rule, :math:`\nu_0 = 2`); a zero :math:`\lambda` becomes
+    :math:`\beta = 10^{-3} \max_i |A_{ii}|` instead (as in Nocedal & Wright,
     Algorithm 3.3). At most ``max_tries`` factorizations, all inside one
     ``lax.while_loop``.
 
@@ -184,7 +184,7 @@ def damped_cholesky_solve(
     d = g.shape[0]
     eye = jnp.eye(d, dtype=A.dtype)
     scale = jnp.max(jnp.abs(jnp.diag(A)))
-    floor = 1e-3 * jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
+    from_zero = 1e-3 * jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
 
     def attempt(lam):
         factor = jsl.cho_factor(A + lam * eye, lower=True)
@@ -202,7 +202,7 @@ def damped_cholesky_solve(
 
     def body(carry):
         _, lam, nu, tries, _, _ = carry
-        lam = jnp.where(tries > 0, jnp.maximum(nu * lam, floor), lam)
+        lam = jnp.where(tries > 0, jnp.where(lam > 0, nu * lam, from_zero), lam)
         nu = jnp.where(tries > 0, 2 * nu, nu)
         p, ok, ratio = attempt(lam)
         return p, lam, nu, tries + 1, ok, ratio
@@ -368,8 +368,8 @@ def newton(
 
     **When** :math:`H + \lambda I` **is not positive definite** (a saddle point, a
     maximum), the factorization fails and the step raises :math:`\lambda` and tries
-    again: :math:`\lambda \leftarrow \max(\nu\lambda, \beta)`, :math:`\nu \leftarrow 2\nu`
-    with :math:`\nu_0 = 2` and :math:`\beta = 10^{-3}\max_i |H_{ii}|`, up to
+    again: :math:`\lambda \leftarrow \nu\lambda`, :math:`\nu \leftarrow 2\nu` with
+    :math:`\nu_0 = 2` (a zero :math:`\lambda` becomes :math:`10^{-3}\max_i |H_{ii}|`), up to
     ``max_tries`` factorizations inside one ``lax.while_loop``. If none works, the step
     falls back to the gradient step :math:`-\eta g`. The state reports what happened
     (``damping``, ``num_tries``, ``fell_back``); nothing raises under ``jit``.
