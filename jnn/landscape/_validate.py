@@ -91,8 +91,9 @@ def check_grid(where: str, name: str, values: Any) -> jax.Array:
     if np.any(steps <= 0):
         i = int(np.flatnonzero(steps <= 0)[0])
         raise ValueError(
-            f"{where}: {name} must be strictly increasing; {name}[{i}]={arr[i]!r} is followed by "
-            f"{name}[{i + 1}]={arr[i + 1]!r}. Sort it and drop repeats: np.unique({name})."
+            f"{where}: {name} must be strictly increasing; {name}[{i}]={arr[i].item()!r} is "
+            f"followed by {name}[{i + 1}]={arr[i + 1].item()!r}. Sort it and drop repeats: "
+            f"np.unique({name})."
         )
     return jnp.asarray(arr)
 
