@@ -29,7 +29,7 @@ def _dtype_or_none(dtype: Any) -> Any:
 
 
 class ScaleByLearningRateState(NamedTuple):
-    """Step counter, read by a learning-rate schedule."""
+    """Step counter, read by a learning-rate schedule (kept only for a schedule)."""
 
     count: jax.Array  # int32 scalar
 
@@ -50,16 +50,22 @@ def scale_by_learning_rate(
     _base.check_learning_rate(where, learning_rate)
     sign = -1 if flip_sign else 1
 
+    scheduled = callable(learning_rate)
+
     def init_fn(params):
         del params
-        return ScaleByLearningRateState(count=_int32_zero())
+        # A constant step size needs no counter (the state is empty, as in optax).
+        return ScaleByLearningRateState(count=_int32_zero()) if scheduled else optax.EmptyState()
 
     def update_fn(updates, state, params=None):
         _base.check_trees(where, updates, params)
-        step_size = sign * _base.learning_rate_at(learning_rate, state.count)
+        if scheduled:
+            step_size = sign * learning_rate(state.count)
+            state = ScaleByLearningRateState(count=optax.safe_increment(state.count))
+        else:
+            step_size = sign * learning_rate
         new = jax.tree.map(lambda g: step_size * g, updates)
-        new = optax.tree.cast_like(new, updates)
-        return new, ScaleByLearningRateState(count=optax.safe_increment(state.count))
+        return optax.tree.cast_like(new, updates), state
 
     return optax.GradientTransformation(init_fn, update_fn)
 

@@ -175,10 +175,10 @@ def scale_by_adadelta(rho: ArrayLike = 0.9, eps: ArrayLike = 1e-6) -> optax.Grad
 
 
 class ScaleByRpropState(NamedTuple):
-    """Per-parameter step sizes ``Δ`` and the previous (sign-masked) gradient."""
+    """Per-parameter step sizes ``Δ`` and the previous signed step ``Δ ⊙ sign(g)``."""
 
     step_sizes: optax.Updates
-    prev_grads: optax.Updates
+    prev_steps: optax.Updates  # 0 where the gradient changed sign
 
 
 def scale_by_rprop(
@@ -193,7 +193,7 @@ def scale_by_rprop(
     See :func:`jnn.optim.rprop`.
 
     Args:
-        learning_rate: initial step size ``Δ₀`` > 0.
+        learning_rate: initial step size ``Δ₀`` > 0 (clipped to the bounds).
         eta_minus: factor ``η⁻`` in (0, 1) applied to ``Δ`` after a sign change.
         eta_plus: factor ``η⁺`` > 1 applied while the sign stays.
         min_step_size: lower bound ``Δ_min`` > 0.
@@ -210,30 +210,39 @@ def scale_by_rprop(
     _base.check_positive(where, "max_step_size", max_step_size, "50.0")
 
     def init_fn(params):
+        first = jnp.clip(learning_rate, min_step_size, max_step_size)
         return ScaleByRpropState(
-            step_sizes=optax.tree.full_like(params, learning_rate),
-            prev_grads=optax.tree.zeros_like(params),
+            step_sizes=jax.tree.map(lambda p: jnp.full_like(p, first), params),
+            prev_steps=optax.tree.zeros_like(params),
         )
-
-    def leaf(g, prev, step):
-        agreement = g * prev
-        factor = jnp.where(agreement > 0, eta_plus, jnp.where(agreement < 0, eta_minus, 1.0))
-        step = jnp.clip(step * factor, min_step_size, max_step_size).astype(step.dtype)
-        g = jnp.where(agreement < 0, jnp.zeros_like(g), g)
-        return step * jnp.sign(g), g, step
 
     def update_fn(updates, state, params=None):
         _base.check_trees(where, updates, params, state.step_sizes)
-        out = jax.tree.map(leaf, updates, state.prev_grads, state.step_sizes)
-        treedef = jax.tree.structure(updates)
-        new, prev, steps = (
-            jax.tree.unflatten(treedef, [o[i] for o in treedef.flatten_up_to(out)])
-            for i in range(3)
+        # Only signs matter. Storing the signed step (not the gradient) lets XLA fuse the
+        # whole update into one pass with no copies of the donated state.
+        agreement = jax.tree.map(
+            lambda g, prev: jnp.sign(g) * jnp.sign(prev), updates, state.prev_steps
         )
+        steps = jax.tree.map(
+            lambda a, s: jnp.where(
+                a > 0,
+                jnp.minimum(s * eta_plus, max_step_size),
+                jnp.where(a < 0, jnp.maximum(s * eta_minus, min_step_size), s),
+            ),
+            agreement,
+            state.step_sizes,
+        )
+        steps = optax.tree.cast_like(steps, state.step_sizes)
+        new = jax.tree.map(
+            lambda a, s, g: jnp.where(a < 0, jnp.zeros_like(s), s * jnp.sign(g)),
+            agreement,
+            steps,
+            updates,
+        )
+        new = optax.tree.cast_like(new, updates)
         new_state = ScaleByRpropState(
-            step_sizes=optax.tree.cast_like(steps, state.step_sizes),
-            prev_grads=optax.tree.cast_like(prev, state.prev_grads),
+            step_sizes=steps, prev_steps=optax.tree.cast_like(new, state.prev_steps)
         )
-        return optax.tree.cast_like(new, updates), new_state
+        return new, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)
