@@ -344,19 +344,24 @@ def test_loss_given_at_construction_and_inject_hyperparams():
     assert float(state.hyperparams["damping"]) == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("make", [lambda: newton(damping=1e-3),
-                                  lambda: newton_cg(damping=1e-3, tol=1e-4)])
+@pytest.mark.parametrize("make", [
+    lambda: newton(damping=1e-3),
+    # Newton-CG on a non-convex loss needs a line search (Nocedal & Wright, Algorithm 7.1)
+    lambda: optax.chain(newton_cg(damping=1e-3, tol=1e-4),
+                        optax.scale_by_backtracking_linesearch(max_backtracking_steps=15)),
+])
 def test_fit_trains_a_tiny_model(make):
-    x, y = jnn.data.spirals(jax.random.key(0), 128)
-    model = Sequential([Dense(6), jnp.tanh, Dense(2)])
+    x, y = jnn.data.moons(jax.random.key(0), 128)
+    model = Sequential([Dense(8), jnp.tanh, Dense(2)])
     params, state = model.init(jax.random.key(1), x)
     before = float(losses.softmax_cross_entropy(model.apply(params, state, x)[0], y))
     fitted, _, opt_state, history = fit(model, params, state, make(),
                                         losses.softmax_cross_entropy, (x, y), epochs=4,
                                         batch_size=64, key=jax.random.key(2), verbose=0)
     after = float(losses.softmax_cross_entropy(model.apply(fitted, state, x)[0], y))
-    assert np.isfinite(after) and after < 0.85 * before
-    assert int(opt_state.count) == 8
+    assert np.isfinite(after) and after < 0.6 * before
+    newton_state = opt_state if hasattr(opt_state, "_fields") else opt_state[0]
+    assert int(newton_state.count) == 8
 
 
 # ----------------------------------------------------------------------------- gauss_newton

@@ -635,6 +635,23 @@ def newton_cg(
       >>> int(state.num_iterations) <= 3                # CG: at most d iterations
       True
 
+    .. warning::
+        On a non-convex loss (any network) the truncated step can be very long along
+        directions of small positive curvature; Newton-CG is meant to be used with a
+        line search (Nocedal & Wright's Algorithm 7.1 is *line search* Newton-CG) or
+        with enough damping. optax's line searches chain after it and read the loss
+        from the same ``value_fn`` (``jnn.train.fit`` passes ``value``, ``grad`` and
+        ``value_fn``)::
+
+            opt = optax.chain(
+                jnn.optim.newton_cg(damping=1e-3, tol=1e-4),
+                optax.scale_by_backtracking_linesearch(max_backtracking_steps=15),
+            )
+
+        Plain :func:`newton` is safer on its own: it raises :math:`\lambda` until
+        :math:`H + \lambda I` is positive definite, where CG only stops at negative
+        curvature.
+
     References:
       Nocedal & Wright, Numerical Optimization, 2nd ed., Algorithm 7.1 (line search
       Newton-CG), 2006.
