@@ -5,6 +5,11 @@ needs the loss), so it works with ``optax.chain``, ``optax.apply_updates`` and
 ``optax.inject_hyperparams``.
 """
 
+# AdaHessian (_adahessian.py)
+from jnn.optim._adahessian import ScaleByAdaHessianState as ScaleByAdaHessianState
+from jnn.optim._adahessian import adahessian as adahessian
+from jnn.optim._adahessian import scale_by_adahessian as scale_by_adahessian
+
 # First-order optimizers (_alias.py, _alias_adam.py)
 from jnn.optim._alias import adadelta as adadelta
 from jnn.optim._alias import adagrad as adagrad
@@ -22,6 +27,10 @@ from jnn.optim._alias_adam import nadam as nadam
 
 # Shared helpers (_base.py)
 from jnn.optim._base import weights_mask as weights_mask
+
+# Gauss-Newton and Levenberg-Marquardt for least squares (_gauss_newton.py)
+from jnn.optim._gauss_newton import gauss_newton as gauss_newton
+from jnn.optim._gauss_newton import levenberg_marquardt as levenberg_marquardt
 
 # L-BFGS (_lbfgs.py)
 from jnn.optim._lbfgs import lbfgs as lbfgs
@@ -58,6 +67,19 @@ from jnn.optim._schedules import step_decay as step_decay
 from jnn.optim._schedules import triangular2_schedule as triangular2_schedule
 from jnn.optim._schedules import triangular_schedule as triangular_schedule
 from jnn.optim._schedules import warmup_cosine_decay_schedule as warmup_cosine_decay_schedule
+
+# Newton's method: 1-D, exact damped, truncated CG (_second_order.py)
+from jnn.optim._second_order import NewtonCGState as NewtonCGState
+from jnn.optim._second_order import NewtonState as NewtonState
+from jnn.optim._second_order import newton as newton
+from jnn.optim._second_order import newton_1d as newton_1d
+from jnn.optim._second_order import newton_1d_step as newton_1d_step
+from jnn.optim._second_order import newton_cg as newton_cg
+
+# Sophia (_sophia.py)
+from jnn.optim._sophia import ScaleBySophiaState as ScaleBySophiaState
+from jnn.optim._sophia import scale_by_sophia as scale_by_sophia
+from jnn.optim._sophia import sophia as sophia
 
 # Building blocks (_transform.py, _transform_adaptive.py, _transform_adam.py)
 from jnn.optim._transform import scale_by_heavy_ball as scale_by_heavy_ball
