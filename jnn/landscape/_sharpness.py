@@ -52,6 +52,18 @@ def hessian_eigenpairs(loss: Callable, params: Any, batch: Any, k: int = 2, *,
     where = "hessian_eigenpairs"
     check_loss_fn(where, loss)
     check_params(where, params)
+    check_scalar(where, "loss", jax.eval_shape(loss, params, batch))
+    positive_int(where, "k", k)
+    res = _eigenpairs(loss, params, batch, key, k=k, num_iters=num_iters, tol=tol)
+    if not bool(res.finite):
+        raise ValueError(f"{where}: the Lanczos result contains nan or inf; the loss or its "
+                         "second derivatives are not finite at these params.")
+    return res
+
+
+@functools.partial(jax.jit, static_argnames=("loss", "k", "num_iters", "tol"))
+def _eigenpairs(loss, params, batch, key, *, k, num_iters, tol):
+    # One compiled program (the Lanczos loop and its post-processing), not op-by-op.
     return top_eigenvalues(hvp_operator(loss, params, batch), params, k, key=key,
                            num_iters=num_iters, tol=tol)
 
@@ -214,7 +226,10 @@ def epsilon_sharpness(
       batch: the loss's second argument.
       epsilon: the relative size of the set, ``> 0`` (Keskar et al. use 1e-3 and 5e-4).
       steps: gradient-ascent iterations.
-      step_size: :math:`\eta` as a fraction of the radius; default ``2.5 / steps``.
+      step_size: :math:`\eta` as a fraction of the radius; default ``2.5 / steps`` for the
+        box (PGD's choice: the steps can cross the box) and ``1`` for the ball (each step
+        then mixes the current direction with the gradient's, a power iteration that finds
+        the top-curvature direction of a quadratic).
       norm: ``"box"`` (Keskar et al.) or ``"l2"``.
       key: a random start in the set (recommended); ``None`` starts at :math:`\theta`.
 
@@ -240,11 +255,11 @@ def epsilon_sharpness(
     check_scalar(where, "loss", jax.eval_shape(loss, params, batch))
     number_in_range(where, "epsilon", epsilon, 0.0, None, low_inclusive=False)
     steps = positive_int(where, "steps", steps)
-    if step_size is None:
-        step_size = 2.5 / steps
-    number_in_range(where, "step_size", step_size, 0.0, None, low_inclusive=False)
     if norm not in _NORMS:
         raise ValueError(f"{where}: norm must be one of {_NORMS}; got {norm!r}.")
+    if step_size is None:
+        step_size = 2.5 / steps if norm == "box" else 1.0
+    number_in_range(where, "step_size", step_size, 0.0, None, low_inclusive=False)
     f0, best, y, finite = _ascend(loss, params, batch, epsilon, step_size, key,
                                   steps=steps, norm=norm)
     increase = best - f0

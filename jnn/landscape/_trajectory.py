@@ -142,7 +142,7 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
         raise ValueError(f"{where}: k={k} directions need at least k + 1 = {k + 1} recorded "
                          f"points; the trajectory has {M.shape[0]}. Use k <= {M.shape[0] - 1}.")
     mean = jnp.mean(M, axis=0)
-    _, s, vt = jnp.linalg.svd(M - mean, full_matrices=False)
+    _, s, vt = jnp.linalg.svd(M - mean[None], full_matrices=False)
     variance = s**2
     vt = vt[:k]
     # Fix each direction's sign so that the path runs towards +: reproducible plots.
@@ -156,7 +156,7 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
     else:
         check_like(where, "origin", origin, "trajectory[0]", unravel(M[0]))
         center = ravel_pytree(origin)[0]
-    coordinates = (M - center) @ vt.T
+    coordinates = (M - center[None]) @ vt.T
     ratio = variance[:k] / jnp.maximum(jnp.sum(variance), jnp.finfo(variance.dtype).tiny)
     return TrajectoryPCA([unravel(v) for v in vt], coordinates, ratio, unravel(center))
 
@@ -198,5 +198,5 @@ def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Seque
     for i, d in enumerate(directions):
         check_like(where, f"directions[{i}]", d, "trajectory[0]", trajectory[0])
     D = jnp.stack([ravel_pytree(d)[0] for d in directions], axis=1)  # (p, k)
-    diffs = M - ravel_pytree(origin)[0]
+    diffs = M - ravel_pytree(origin)[0][None]
     return jnp.linalg.solve(D.T @ D, D.T @ diffs.T).T
