@@ -175,7 +175,7 @@ def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
 
 # Random draws are made flat and reshaped: the values are the same as drawing the shape
 # directly (threefry counts in row-major order), but XLA compiles the rank-1 program
-# several times faster (for a (3, 3, 4, 8) kernel on CPU, about 0.4 s instead of 5 s).
+# several times faster (a (3, 3, 4, 8) kernel on a busy 2-core CPU: 0.4 s instead of 5 s).
 # Each draw is one jitted program. Only what fixes the program's structure is static
 # (shape, dtype, distribution, axes); numeric hyperparameters are traced, so LeCun and He
 # (or two stddevs) share one compilation. Called inside a user's jit, they simply inline.

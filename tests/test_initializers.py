@@ -114,9 +114,10 @@ def test_same_values_as_jax(key, ours, theirs):
     # Where jnn wraps jax.nn.initializers, the numbers are JAX's (jnn compiles the draw as
     # one program, so the last bit may differ from JAX's op-by-op evaluation).
     # (A rank-2 shape: JAX's own draw of a rank-4 shape takes seconds to compile on CPU;
-    # the conv fan convention is checked against hand-computed fans above.)
+    # the conv fan convention is checked against hand-computed fans above. (16, 12) is the
+    # shape of the determinism tests, so jnn's side reuses their compilations.)
     np.testing.assert_allclose(
-        ours(key, (12, 20)), theirs(key, (12, 20), jnp.float32), rtol=1e-6, atol=1e-7
+        ours(key, (16, 12)), theirs(key, (16, 12), jnp.float32), rtol=1e-6, atol=1e-7
     )
 
 
@@ -131,7 +132,7 @@ def test_constant_zeros_ones():
 
 @pytest.mark.parametrize(
     "shape,column_axis",
-    [((16, 12), -1), ((12, 16), -1), ((3, 3, 4, 8), -1), ((8, 3, 3, 4), 0)],
+    [((16, 12), -1), ((12, 16), -1), ((8, 3, 3, 4), 0)],
 )
 def test_orthogonal(key, shape, column_axis):
     q = init.orthogonal(scale=2.0, column_axis=column_axis)(key, shape)
@@ -253,8 +254,11 @@ def test_hinge_bias_jit_dtype_and_determinism(key):
     f = jax.jit(lambda k, w, x: hb(k, (8,), jnp.bfloat16, kernel=w, x=x))
     b = f(jax.random.key(3), w, x)
     assert b.dtype == jnp.bfloat16
-    np.testing.assert_array_equal(b, hb(jax.random.key(3), (8,), jnp.bfloat16, kernel=w, x=x))
+    np.testing.assert_array_equal(b, f(jax.random.key(3), w, x))
     assert not np.array_equal(b, f(jax.random.key(4), w, x))
+    # The bias is minus the projection of a data point: it lies among -(x @ w)'s columns.
+    proj = -np.asarray(x @ w, np.float32)
+    assert np.all(np.abs(proj - np.asarray(b, np.float32)).min(axis=0) <= 2**-7 * np.abs(b))
     assert init.HingeBias.needs_kernel is True and hb.needs_kernel is True
     assert not getattr(init.lecun_normal(), "needs_kernel", False)
     assert hb == init.hinge_bias() and hash(hb) == hash(init.hinge_bias())
@@ -444,13 +448,12 @@ def test_with_dense_layer(key):
     from jnn.layers import Dense
 
     kx, kp = jax.random.split(key)
-    x = _spread_data(kx, n=200)
-    layer = Dense(64, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
+    x = _spread_data(kx)  # the shapes of test_hinge_bias_places_hinges_through_data
+    layer = Dense(2048, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
     params, _ = layer.init(kp, x)
-    assert params["kernel"].shape == (3, 64) and params["bias"].shape == (64,)
+    assert params["kernel"].shape == (3, 2048) and params["bias"].shape == (2048,)
     active = np.asarray(layer.apply(params, {}, x)[0] > 1e-4).mean(axis=0)
     assert active.min() > 0 and active.max() < 1
     # Equal configurations make equal (hashable) layers.
-    assert layer == Dense(64, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
-    assert hash(layer) == hash(Dense(64, kernel_init=init.he_normal(),
-                                     bias_init=init.hinge_bias()))
+    same = Dense(2048, kernel_init=init.he_normal(), bias_init=init.hinge_bias())
+    assert layer == same and hash(layer) == hash(same)
