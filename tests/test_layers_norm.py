@@ -11,26 +11,30 @@ from jax.test_util import check_grads
 from jnn.layers import BatchNorm, Dense, GroupNorm, LayerNorm, Sequential
 
 
-def _random_affine(key, params):
+def _randn(shape, dtype=np.float32, seed=0):
+    """Standard normal test data from numpy: no XLA compilation per shape."""
+    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+
+
+
+def _random_affine(seed, params):
     """Replace ones/zeros with random values so scale and bias are really exercised."""
-    keys = jax.random.split(key, len(params))
     return {
-        k: v + 0.5 * jax.random.normal(kk, v.shape, v.dtype)
-        for (k, v), kk in zip(sorted(params.items()), keys)
+        k: v + 0.5 * _randn(v.shape, v.dtype, seed=seed + n)
+        for n, (k, v) in enumerate(sorted(params.items()))
     }
 
 
 # ---------------------------------------------------------------- BatchNorm
 
 
-@pytest.mark.parametrize("shape", [(8, 5), (4, 3, 3, 6)])
-def test_batchnorm_matches_flax_train_and_eval(key, shape):
-    kx, kp, km = jax.random.split(key, 3)
-    x = 3.0 + 2.0 * jax.random.normal(kx, shape)
+def test_batchnorm_matches_flax_train_and_eval(key):
+    shape = (4, 3, 3, 6)
+    x = 3.0 + 2.0 * _randn(shape, seed=2)
     bn = BatchNorm(momentum=0.9, epsilon=1e-3)
     params, state = bn.init(key, x)
-    params = _random_affine(kp, params)
-    state = {"mean": jax.random.normal(km, state["mean"].shape), "var": state["var"] * 2.0}
+    params = _random_affine(300, params)
+    state = {"mean": _randn(state["mean"].shape, seed=3), "var": state["var"] * 2.0}
 
     ref = nn.BatchNorm(momentum=0.9, epsilon=1e-3)
     variables = {"params": params, "batch_stats": state}
@@ -48,7 +52,7 @@ def test_batchnorm_matches_flax_train_and_eval(key, shape):
 def test_batchnorm_running_averages_follow_momentum_formula(key):
     """running = momentum * running + (1 - momentum) * batch_stat, biased variance."""
     bn = BatchNorm(momentum=0.8)
-    xs = 1.0 + jax.random.normal(key, (4, 16, 3)) * jnp.array([[[1.0, 2.0, 0.5]]])
+    xs = 1.0 + _randn((4, 16, 3), seed=4) * jnp.array([[[1.0, 2.0, 0.5]]])
     params, state = bn.init(key, xs[0])
     mean = np.zeros(3)
     var = np.ones(3)
@@ -63,7 +67,7 @@ def test_batchnorm_running_averages_follow_momentum_formula(key):
 
 
 def test_batchnorm_train_output_is_standardized(key):
-    x = 5.0 + 3.0 * jax.random.normal(key, (64, 4))
+    x = 5.0 + 3.0 * _randn((64, 4), seed=5)
     bn = BatchNorm()
     params, state = bn.init(key, x)
     y, _ = bn.apply(params, state, x, train=True)
@@ -73,7 +77,7 @@ def test_batchnorm_train_output_is_standardized(key):
 
 def test_batchnorm_axis_name_averages_over_devices(key):
     """Under vmap with axis_name, statistics are those of the whole (global) batch."""
-    x = jax.random.normal(key, (4, 8, 3)) * 2.0 + jnp.arange(4.0)[:, None, None]
+    x = _randn((4, 8, 3), seed=6) * 2.0 + jnp.arange(4.0)[:, None, None]
     bn = BatchNorm(momentum=0.5, axis_name="i")
     params, state = bn.init(key, x[0])
     y, new_state = jax.vmap(
@@ -89,7 +93,7 @@ def test_batchnorm_axis_name_averages_over_devices(key):
 
 
 def test_batchnorm_without_scale_and_bias_and_other_axis(key):
-    x = jax.random.normal(key, (6, 3, 5))
+    x = _randn((6, 3, 5), seed=7)
     bn = BatchNorm(axis=1, use_scale=False, use_bias=False)
     params, state = bn.init(key, x)
     assert params == {} and state["mean"].shape == (3,)
@@ -101,7 +105,7 @@ def test_batchnorm_without_scale_and_bias_and_other_axis(key):
 
 
 def test_batchnorm_half_precision_keeps_dtype_with_float32_state(key):
-    x = jax.random.normal(key, (8, 4)).astype(jnp.bfloat16)
+    x = _randn((8, 4), seed=8).astype(jnp.bfloat16)
     bn = BatchNorm()
     params, state = bn.init(key, x)
     assert params["scale"].dtype == jnp.float32 and state["var"].dtype == jnp.float32
@@ -111,7 +115,7 @@ def test_batchnorm_half_precision_keeps_dtype_with_float32_state(key):
 
 def test_batchnorm_in_sequential_trains_under_jit(key):
     model = Sequential([Dense(8), BatchNorm(), jax.nn.relu, Dense(1)])
-    x = jax.random.normal(key, (16, 3))
+    x = _randn((16, 3), seed=9)
     params, state = model.init(key, x)
 
     def loss(p, s):
@@ -128,19 +132,19 @@ def test_batchnorm_in_sequential_trains_under_jit(key):
 # ---------------------------------------------------------------- LayerNorm, GroupNorm
 
 
-@pytest.mark.parametrize("shape", [(4, 6), (2, 3, 5)])
-def test_layernorm_matches_flax(key, shape):
-    x = 2.0 + jax.random.normal(key, shape)
+def test_layernorm_matches_flax(key):
+    shape = (2, 3, 5)
+    x = 2.0 + _randn(shape, seed=10)
     ln = LayerNorm(epsilon=1e-6)
     params, state = ln.init(key, x)
-    params = _random_affine(jax.random.key(1), params)
+    params = _random_affine(100, params)
     y, _ = ln.apply(params, state, x)
     y_ref = nn.LayerNorm(epsilon=1e-6).apply({"params": params}, x)
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
 
 
 def test_layernorm_over_several_axes_matches_numpy(key):
-    x = jax.random.normal(key, (2, 3, 4))
+    x = _randn((2, 3, 4), seed=11)
     ln = LayerNorm(axis=(1, 2), use_scale=False, use_bias=False)
     params, state = ln.init(key, x)
     y, _ = ln.apply(params, state, x)
@@ -150,12 +154,12 @@ def test_layernorm_over_several_axes_matches_numpy(key):
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape,groups", [((2, 4, 4, 6), 3), ((3, 5, 8), 2), ((4, 6), 6)])
+@pytest.mark.parametrize("shape,groups", [((2, 3, 3, 6), 3), ((3, 5, 8), 2)])
 def test_groupnorm_matches_flax(key, shape, groups):
-    x = 1.0 + jax.random.normal(key, shape)
+    x = 1.0 + _randn(shape, seed=12)
     gn = GroupNorm(num_groups=groups)
     params, state = gn.init(key, x)
-    params = _random_affine(jax.random.key(1), params)
+    params = _random_affine(100, params)
     y, _ = gn.apply(params, state, x)
     y_ref = nn.GroupNorm(num_groups=groups, epsilon=1e-5).apply({"params": params}, x)
     np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
@@ -166,15 +170,15 @@ def test_groupnorm_matches_flax(key, shape, groups):
 
 NORM_CASES = [
     (BatchNorm(), (4, 3), True),
-    (BatchNorm(), (2, 3, 3, 4), True),
+    (BatchNorm(), (2, 2, 2, 3), True),
     (LayerNorm(), (2, 5), False),
-    (GroupNorm(2), (2, 3, 3, 4), False),
+    (GroupNorm(2), (2, 2, 2, 4), False),
 ]
 
 
 @pytest.mark.parametrize("layer,shape,train", NORM_CASES)
 def test_eval_shape_agrees(key, layer, shape, train):
-    x = jax.random.normal(key, shape)
+    x = _randn(shape, seed=13)
     params, state = layer.init(key, x)
     y, new_state = layer.apply(params, state, x, train=train)
     out = jax.eval_shape(lambda p, s, x_: layer.apply(p, s, x_, train=train), params, state, x)
@@ -186,16 +190,18 @@ def test_eval_shape_agrees(key, layer, shape, train):
 @pytest.mark.parametrize("layer,shape,train", NORM_CASES)
 def test_check_grads(x64, layer, shape, train):
     key = jax.random.key(0)
-    x = jax.random.normal(key, shape, jnp.float64)
+    x = _randn(shape, jnp.float64, seed=14)
     params, state = layer.init(key, x)
-    params = _random_affine(jax.random.key(2), params)
+    params = _random_affine(200, params)
 
     @jax.jit
     def f(p, x_):
         return layer.apply(p, state, x_, train=train)[0]
 
-    check_grads(f, (params, x), order=2, modes=["rev"], atol=tol(jnp.float64, "grads"),
-                rtol=tol(jnp.float64, "grads"))
+    # Second order once (BatchNorm in training, the most intricate); first order elsewhere.
+    order = 2 if x.ndim == 2 and train else 1
+    eps = tol(jnp.float64, "grads")
+    check_grads(f, (params, x), order=order, modes=["rev"], atol=eps, rtol=eps)
 
 
 # ---------------------------------------------------------------- bad input
