@@ -1,5 +1,7 @@
 """Small problems shared by the curvature tests (not a test module)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,9 +39,17 @@ def mlp_problem(key, n=16, d_in=4, width=5, classes=3, dtype=jnp.float64):
     return params, (x, y)
 
 
-def dense_hessian_of(loss, params, batch):
-    flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda f: loss(unravel(f), batch))(flat), flat, unravel
+@functools.cache
+def mlp_reference(seed=0):
+    """``(params, batch, H, flat, unravel)`` of the small float64 MLP problem, computed once.
+
+    ``H`` is the dense ``jax.hessian`` of the flattened params (numpy, float64).
+    """
+    with jax.enable_x64(True):
+        params, batch = mlp_problem(jax.random.key(seed))
+        flat, unravel = ravel_pytree(params)
+        H = jax.jit(jax.hessian(lambda f, b: mlp_loss(unravel(f), b)))(flat, batch)
+        return params, batch, np.asarray(H), flat, unravel
 
 
 def known_spectrum(eigenvalues, seed=0):

@@ -25,10 +25,33 @@ class Tridiagonal(NamedTuple):
     num_steps: jax.Array  # () int32
 
 
-def _orthogonalize(V, w):
-    # Classical Gram-Schmidt twice ("twice is enough", Giraud et al. 2005); unused rows are 0.
-    w = w - V.T @ (V @ w)
-    return w - V.T @ (V @ w)
+REORTH_BLOCK = 8
+
+
+def _orthogonalizer(m: int):
+    """``orth(V, w, j)``: ``w`` minus its projection on the rows ``V[:j + 1]`` in use.
+
+    Classical Gram-Schmidt, repeated once when the first pass removed more than
+    ``1 - 1/sqrt(2)`` of the norm (the criterion of Daniel, Gragg, Kaufman & Stewart 1976;
+    "twice is enough", Giraud et al. 2005). The projection reads only the first
+    ``REORTH_BLOCK``-multiple of rows that covers ``j`` (one ``lax.switch`` branch per block
+    size), so a step costs ``O(j d)`` rather than ``O(m d)``.
+    """
+    sizes = sorted({min(m, (b + 1) * REORTH_BLOCK) for b in range(-(-m // REORTH_BLOCK))})
+
+    def project(size, V, w):
+        Vs = V[:size]
+        return w - Vs.T @ (Vs @ w)
+
+    branches = [lambda V, w, size=size: project(size, V, w) for size in sizes]
+
+    def orth(V, w, j):
+        once = lambda w: lax.switch(j // REORTH_BLOCK, branches, V, w)
+        w1 = once(w)
+        again = jnp.linalg.norm(w1) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
+        return lax.cond(again, once, lambda w: w, w1)
+
+    return orth
 
 
 def padded_eigh(alpha, beta, n):
@@ -102,7 +125,7 @@ def lanczos_tridiagonal(
 ) -> Tridiagonal:
     """Run up to ``num_iters`` Lanczos steps from ``v0`` inside one ``lax.while_loop``.
 
-    Each step orthogonalizes the new vector against all previous ones (twice), so the basis
+    Each step orthogonalizes the new vector against all previous ones, so the basis
     stays orthonormal to working precision and no spurious copies of converged eigenvalues
     appear. On breakdown (the Krylov space is invariant: ``beta`` below ``64 eps ||A||``)
     the process restarts from a random vector orthogonal to the basis and records
@@ -114,10 +137,11 @@ def lanczos_tridiagonal(
     d = v0.shape[0]
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
+    orth = _orthogonalizer(m)
 
     def restart(V, j):
         r = jax.random.normal(jax.random.fold_in(key, j), (d,), dtype)
-        r = _orthogonalize(V, r)
+        r = orth(V, r, j)
         return r / jnp.linalg.norm(r)
 
     def body(state):
@@ -127,7 +151,7 @@ def lanczos_tridiagonal(
         anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
         a = jnp.vdot(v, w)
         w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * V[jnp.maximum(j - 1, 0)]
-        w = _orthogonalize(V, w)
+        w = orth(V, w, j)
         b = jnp.linalg.norm(w)
         breakdown = b <= 64 * eps * anorm
         b = jnp.where(breakdown, 0.0, b)
