@@ -2,9 +2,12 @@
 
 Many-to-one regression: batch 64, length 50, 32 input features, hidden 128, a Dense(1)
 head on the last output, mean squared error, one Adam step (value_and_grad + update),
-jitted. All candidates have the same parameter count and run on the same data.
+jitted. Every candidate starts from the same parameter values (jnn's, mapped with
+``jnn.layers.to_linen_params`` for Flax) and runs on the same data; the script first
+checks that they compute the same loss and gradients, then compares the optimized XLA
+programs, compile times, and step times (``_timing.compare``, interleaved rounds).
 
-    python benchmarks/bench_lstm.py [--rounds 20] [--number 10]
+    python benchmarks/bench_lstm.py [--quick] [--rounds N] [--batch B] [--length T]
 
 Candidates:
 - ``jnn``: ``Sequential([RNN(LSTMCell(128)), Dense(1)])``.
@@ -12,6 +15,8 @@ Candidates:
 - ``flax_linen_optimized``: the same with ``nn.OptimizedLSTMCell`` (fused gates).
 - ``raw_scan``: hand-written ``lax.scan`` with the four gates fused into one product
   for the input and one for the hidden state (what jnn's LSTMCell does).
+
+Target: jnn <= 1.05x flax_linen.
 """
 
 from __future__ import annotations
@@ -26,42 +31,18 @@ import jax.numpy as jnp
 import optax
 
 sys.path.insert(0, os.path.dirname(__file__))
-try:
-    from _timing import compare  # the shared harness
-except ImportError:  # pragma: no cover - until benchmarks/_timing.py lands
-    from _bench_fallback import compare
+from _timing import (  # noqa: E402
+    compare,
+    compile_time,
+    compiled_stats,
+    is_quick,
+    print_compile_times,
+    print_table,
+)
 
-from jnn.layers import RNN, Dense, LSTMCell, Sequential
+from jnn.layers import RNN, Dense, LSTMCell, Sequential, to_linen_params  # noqa: E402
 
-BATCH, LENGTH, FEATURES, HIDDEN = 64, 50, 32, 128
-
-
-def data(key):
-    kx, ky = jax.random.split(key)
-    x = jax.random.normal(kx, (BATCH, LENGTH, FEATURES))
-    y = jax.random.normal(ky, (BATCH, 1))
-    return x, y
-
-
-def make_step(predict, optimizer):
-    """A jitted Adam step for ``predict(params, x) -> (batch, 1)``."""
-
-    def loss(params, x, y):
-        return jnp.mean((predict(params, x) - y) ** 2)
-
-    @jax.jit
-    def step(params, opt_state, x, y):
-        value, grads = jax.value_and_grad(loss)(params, x, y)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
-
-    return step
-
-
-def jnn_candidate(key, x):
-    model = Sequential([RNN(LSTMCell(HIDDEN)), Dense(1)])
-    params, state = model.init(key, x)
-    return params, lambda p, x_: model.apply(p, state, x_)[0]
+FEATURES, HIDDEN = 32, 128
 
 
 class _FlaxModel(nn.Module):
@@ -69,27 +50,35 @@ class _FlaxModel(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        h = nn.RNN(self.cell_type(HIDDEN))(x)
-        return nn.Dense(1)(h[:, -1])
+        h = nn.RNN(self.cell_type(HIDDEN, parent=None), name="rnn")(x)
+        return nn.Dense(1, name="head")(h[:, -1])
 
 
-def flax_candidate(key, x, cell_type):
-    model = _FlaxModel(cell_type)
-    params = model.init(key, x)["params"]
-    return params, lambda p, x_: model.apply({"params": p}, x_)
+def build(x):
+    """name -> (params, predict(params, x) -> (batch, 1)), all from the same values."""
+    model = Sequential([RNN(LSTMCell(HIDDEN)), Dense(1)])
+    params, state = model.init(jax.random.key(0), x)
+    candidates = {"jnn": (params, lambda p, x_: model.apply(p, state, x_)[0])}
 
+    linen_params = {
+        "rnn": to_linen_params(model.layers[0], params[0])["params"],
+        "head": to_linen_params(model.layers[1], params[1])["params"],
+    }
+    for name, cell_type in [("flax_linen", nn.LSTMCell),
+                            ("flax_linen_optimized", nn.OptimizedLSTMCell)]:
+        flax_model = _FlaxModel(cell_type)
+        reference = flax_model.init(jax.random.key(0), x)["params"]
+        assert jax.tree.structure(reference) == jax.tree.structure(linen_params)
+        candidates[name] = (
+            linen_params, lambda p, x_, m=flax_model: m.apply({"params": p}, x_)
+        )
 
-def raw_candidate(key, x):
-    k1, k2, k3 = jax.random.split(key, 3)
-    params = {
-        "wi": jax.nn.initializers.lecun_normal()(k1, (FEATURES, 4 * HIDDEN)),
-        "wh": jax.nn.initializers.orthogonal()(k2, (HIDDEN, 4 * HIDDEN)),
-        "b": jnp.zeros((4 * HIDDEN,)),
-        "wo": jax.nn.initializers.lecun_normal()(k3, (HIDDEN, 1)),
-        "bo": jnp.zeros((1,)),
+    raw = {
+        "wi": params[0]["input_kernel"], "wh": params[0]["recurrent_kernel"],
+        "b": params[0]["bias"], "wo": params[1]["kernel"], "bo": params[1]["bias"],
     }
 
-    def predict(p, x_):
+    def raw_predict(p, x_):
         def body(carry, x_t):
             c, h = carry
             z = x_t @ p["wi"] + p["b"][None] + h @ p["wh"]
@@ -98,41 +87,89 @@ def raw_candidate(key, x):
             h = jax.nn.sigmoid(o) * jnp.tanh(c)
             return (c, h), None
 
-        zeros = jnp.zeros((x_.shape[0], HIDDEN))
+        zeros = jnp.zeros((x_.shape[0], HIDDEN), x_.dtype)
         (_, h), _ = jax.lax.scan(body, (zeros, zeros), jnp.swapaxes(x_, 0, 1))
         return h @ p["wo"] + p["bo"][None]
 
-    return params, predict
+    candidates["raw_scan"] = (raw, raw_predict)
+    return candidates
+
+
+class Stepper:
+    """A jitted Adam step with its arguments; calling it runs one step."""
+
+    def __init__(self, params, predict, x, y, optimizer):
+        def loss(p, x_, y_):
+            return jnp.mean((predict(p, x_) - y_) ** 2)
+
+        def step(p, opt_state, x_, y_):
+            value, grads = jax.value_and_grad(loss)(p, x_, y_)
+            updates, opt_state = optimizer.update(grads, opt_state, p)
+            return optax.apply_updates(p, updates), opt_state, value, grads
+
+        self.step = jax.jit(step)
+        self.params, self.opt_state, self.x, self.y = params, optimizer.init(params), x, y
+
+    def args(self):
+        return self.params, self.opt_state, self.x, self.y
+
+    def __call__(self):
+        return self.step(*self.args())
+
+
+def check_same_values(steppers):
+    rows = []
+    base = steppers["flax_linen"]()
+    base_norm = optax.global_norm(base[3])
+    for name, s in steppers.items():
+        _, _, value, grads = s()
+        rows.append([name, f"{float(value):.6f}",
+                     f"{abs(float(optax.global_norm(grads) - base_norm)):.2e}"])
+    print_table(["candidate", "loss", "| |grad| - |grad linen| |"], rows,
+                title="same values in, same values out?")
+
+
+def check_same_computation(steppers):
+    stats = {name: compiled_stats(s.step, *s.args()) for name, s in steppers.items()}
+    names = list(stats)
+    ops = ("dot", "fusion", "dynamic-slice", "dynamic-update-slice", "copy")
+    rows = [[op, *(str(stats[n]["ops"][op]) for n in names)] for op in ops]
+    rows.append(["TOTAL ops", *(str(sum(stats[n]["ops"].values())) for n in names)])
+    rows.append(["flops", *(f"{stats[n]['flops']:.4g}" for n in names)])
+    print_table(["optimized HLO", *names], rows, title="optimized XLA programs")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--number", type=int, default=10)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny shapes, 3 rounds")
+    parser.add_argument("--batch", type=int, default=None, help="batch size (default 64)")
+    parser.add_argument("--length", type=int, default=None, help="sequence length (default 50)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (21)")
     args = parser.parse_args(argv)
+    quick = args.quick or is_quick([])
+    batch = args.batch or (8 if quick else 64)
+    length = args.length or (5 if quick else 50)
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs; "
+          f"LSTM batch {batch}, length {length}, features {FEATURES}, hidden {HIDDEN}"
+          f"{' [quick]' if quick else ''}")
 
-    key = jax.random.key(0)
-    x, y = data(key)
+    kx, ky = jax.random.split(jax.random.key(1))
+    x = jax.random.normal(kx, (batch, length, FEATURES))
+    y = jax.random.normal(ky, (batch, 1))
     optimizer = optax.adam(1e-3)
-    builders = {
-        "jnn": lambda: jnn_candidate(key, x),
-        "flax_linen": lambda: flax_candidate(key, x, nn.LSTMCell),
-        "flax_linen_optimized": lambda: flax_candidate(key, x, nn.OptimizedLSTMCell),
-        "raw_scan": lambda: raw_candidate(key, x),
-    }
-    candidates = {}
-    for name, build in builders.items():
-        params, predict = build()
-        n_params = sum(a.size for a in jax.tree.leaves(params))
-        print(f"{name:22s} {n_params} params")
-        step = make_step(predict, optimizer)
-        opt_state = optimizer.init(params)
-        candidates[name] = (
-            lambda step=step, params=params, opt_state=opt_state: step(params, opt_state, x, y)
-        )
-    print(f"device: {jax.devices()[0].device_kind}; batch {BATCH}, length {LENGTH}, "
-          f"features {FEATURES}, hidden {HIDDEN}")
-    compare(candidates, baseline="flax_linen", rounds=args.rounds, number=args.number)
+    steppers = {name: Stepper(p, f, x, y, optimizer) for name, (p, f) in build(x).items()}
+
+    check_same_values(steppers)
+    check_same_computation(steppers)
+    print_compile_times({n: compile_time(s.step, *s.args()) for n, s in steppers.items()})
+    res = compare(steppers, "flax_linen", rounds=args.rounds, quick=quick,
+                  title=f"LSTM training step, batch {batch}, length {length} (ms/step)")
+    rows = [[name, f"{r['median_s'] * 1e3:.2f} ms", f"{r['ratio']:.3f}",
+             f"{r['ratio_paired']:.3f} [{r['ratio_q1']:.3f}-{r['ratio_q3']:.3f}]"]
+            for name, r in res.items()]
+    print_table(["candidate", "per step", "ratio to flax_linen", "paired ratio [IQR]"], rows,
+                title="summary (target: jnn <= 1.05x flax_linen)")
+    return res
 
 
 if __name__ == "__main__":
