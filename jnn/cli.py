@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lr", type=_positive_float, default=1e-2, help="Adam step size (0.01)")
     demo.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (64)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    demo.add_argument("--out", default="jnn_demo_out",
+                      help="folder for the PNG figures (jnn_demo_out)")
+    demo.add_argument("--no-figures", action="store_true", help="do not write figures")
 
     train = commands.add_parser(
         "train", help="train a model on a dataset, with validation, checkpoints and --resume"
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             from jnn._demo import run_demo
 
             run_demo(epochs=args.epochs, hidden=args.hidden, learning_rate=args.lr,
-                     batch_size=args.batch_size, seed=args.seed)
+                     batch_size=args.batch_size, seed=args.seed,
+                     out_dir=None if args.no_figures else args.out)
         elif args.command == "train":
             from jnn._train_cli import run_train
 

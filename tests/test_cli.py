@@ -23,10 +23,13 @@ def test_demo_trains_spirals_to_high_accuracy():
     assert float(eig_line.split(": ")[1].split()[0]) > 0  # a minimum: positive curvature
 
 
-def test_demo_command_prints_per_epoch_and_final_accuracy(capsys):
-    assert main(["demo", "--epochs", "2", "--hidden", "8"]) == 0
+def test_demo_command_prints_per_epoch_and_writes_figures(capsys, tmp_path):
+    assert main(["demo", "--epochs", "2", "--hidden", "8", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "epoch   2/2" in out and "final test accuracy:" in out
+    for name in ("decision_boundary.png", "learning_curves.png", "loss_landscape.png"):
+        path = tmp_path / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
 
 
 def test_bad_option_is_a_one_line_error(capsys):
