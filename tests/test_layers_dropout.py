@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _util import tol
+from jax.test_util import check_grads
 
 from jnn.layers import (
     ActivityRegularization,
@@ -287,3 +289,28 @@ def test_activity_regularization_bad_input(key):
     params, state = layer.init(key, jnp.ones((2, 3)))
     with pytest.raises(ValueError, match=r"penalty\(h\) must return a scalar; got shape \(2, 3\)"):
         layer.apply(params, state, jnp.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Dropout(0.3),
+        SpatialDropout(0.5),
+        GaussianNoise(0.2),
+        WeightNoise(Dense(2), 0.1),
+        ActivityRegularization(l1=0.1, l2=0.2),
+    ],
+    ids=repr,
+)
+def test_check_grads_in_training(x64, layer):
+    """Finite differences through each layer in training, at a fixed key, in float64."""
+    x = _randn((2, 3, 3, 2), np.float64, seed=5)
+    params, state = layer.init(jax.random.key(0), x)
+
+    @jax.jit
+    def f(p, x_):
+        y, s = layer.apply(p, state, x_, key=jax.random.key(1), train=True)
+        return jnp.sum(y**2) + collect_penalties(s)
+
+    eps = tol(jnp.float64, "grads")
+    check_grads(f, (params, x), order=1, modes=["rev"], atol=eps, rtol=eps)

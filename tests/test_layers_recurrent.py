@@ -168,6 +168,12 @@ def test_bidirectional_concatenates_forward_and_backward(seq):
         n = int(lengths[b])
         ref, _ = bi.apply(params, state, seq[b:b + 1, :n])
         np.testing.assert_allclose(y_pad[b, :n], ref[0], rtol=1e-5, atol=1e-6)
+    # return_state gives both final carries.
+    bi_state = Bidirectional(RNN(GRUCell(H), return_sequences=True, return_state=True))
+    (y_s, (carry_f, carry_b)), _ = bi_state.apply(params, state, seq)
+    np.testing.assert_allclose(y_s, y, rtol=1e-6)
+    np.testing.assert_allclose(carry_f, fwd[:, -1], rtol=1e-6)
+    np.testing.assert_allclose(carry_b, bwd[:, 0], rtol=1e-6)
     # Many-to-one: forward's last output with backward's output at t = 0.
     bi_last = Bidirectional(RNN(GRUCell(H)), merge="sum")
     y_last, _ = bi_last.apply(params, state, seq)
@@ -271,6 +277,16 @@ def test_embedding_lookup_matches_table_and_flax():
     # The gradient of a lookup scatters into the rows used (id 2 twice).
     g = jax.grad(lambda p: emb.apply(p, state, ids)[0].sum())(params)["embedding"]
     np.testing.assert_array_equal(g[:, 0], [1, 1, 2, 1, 0, 0, 1])
+
+
+def test_embedding_check_grads_and_eval_shape(x64):
+    emb = Embedding(6, 3, param_dtype=jnp.float64)
+    ids = jnp.array([[0, 5], [2, 2]])
+    params, state = emb.init(jax.random.key(0), ids)
+    assert emb.output_shape(ids).shape == (2, 2, 3)
+    eps = tol(jnp.float64, "grads")
+    check_grads(lambda p: emb.apply(p, state, ids)[0] ** 2, (params,), order=2,
+                modes=["rev"], atol=eps, rtol=eps)
 
 
 def test_embedding_out_of_range():
