@@ -127,3 +127,17 @@ def test_non_finite_raises_eagerly_and_flows_under_jit():
         hvp(loss, bad, jnp.ones(2), None)
     out = jax.jit(lambda p: hvp(loss, p, jnp.ones(2), None))(bad)
     assert not np.all(np.isfinite(out))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import jnn.curvature as C
+
+    modules = [C._hvp, C._hessian, C._gauss_newton, C._eigen, C._power, C._estimators, C._density]
+    attempted = 0
+    for module in modules:
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted >= 40

@@ -154,9 +154,9 @@ def top_eigenvalues(
     with every new :math:`q_{j+1}` re-orthogonalized against all earlier ones. The Ritz
     pairs :math:`(\theta_i, Q_m s_i)` from :math:`T_m s_i = \theta_i s_i` approximate the
     extreme eigenpairs, with residual :math:`\|A Q_m s_i - \theta_i Q_m s_i\| =
-    |\beta_m s_{m,i}|`. Lanczos needs roughly the square root of the products power
-    iteration needs for the same accuracy (Kuczyński & Woźniakowski 1992); the whole run is
-    one ``lax.while_loop``.
+    |\beta_m s_{m,i}|`. For a relative gap :math:`g` between the top eigenvalues, Lanczos
+    needs on the order of :math:`1/\sqrt{g}` products where power iteration needs
+    :math:`1/g` (Kuczyński & Woźniakowski 1992); the whole run is one ``lax.while_loop``.
     """
     return _eigenpairs(
         "top_eigenvalues", matvec, params, k, "largest", num_iters, tol, key, check_every
@@ -220,8 +220,10 @@ _EXAMPLE_SMALLEST = """
       https://arxiv.org/abs/1406.2572
     """
 
-top_eigenvalues.__doc__ += _EIGEN_DOC_TAIL + _EXAMPLE_TOP
-smallest_eigenvalues.__doc__ += _EIGEN_DOC_TAIL + _EXAMPLE_SMALLEST
+top_eigenvalues.__doc__ = top_eigenvalues.__doc__.rstrip() + _EIGEN_DOC_TAIL + _EXAMPLE_TOP
+smallest_eigenvalues.__doc__ = (
+    smallest_eigenvalues.__doc__.rstrip() + _EIGEN_DOC_TAIL + _EXAMPLE_SMALLEST
+)
 
 
 def condition_number(
