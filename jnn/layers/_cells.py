@@ -10,8 +10,8 @@ instead of a layer's ``apply``:
     carry, y_t = cell.apply(params, carry, x_t)     # one time step
 
 ``RNN`` runs a cell over a sequence with ``jax.lax.scan``. Each step is split in
-two: ``project`` (the input half, ``x_t W + b``, all gates in one product) and
-``step`` (the recurrent half); ``apply`` is ``step`` after ``project``.
+two: ``project`` (the input half, ``x_t W + b``) and ``step`` (the recurrent half);
+``apply`` is ``step`` after ``project``.
 The output of every cell here is its hidden state: ``y_t == cell.output(carry_t)``.
 """
 
@@ -47,6 +47,19 @@ def _trailing(bias: jax.Array, ndim: int) -> jax.Array:
     Explicit, so the code also runs with ``jax_numpy_rank_promotion="raise"``.
     """
     return bias.reshape((1,) * (ndim - 1) + (-1,))
+
+
+def _per_gate_projection(params, x, n_gates):
+    """``x W_k + b_k`` for each gate ``k``, from the fused ``(in, n_gates*H)`` kernel.
+
+    One product per gate rather than one fused product and a split: on XLA:CPU the
+    fused form made an LSTM training step about 15% slower (the split slices and their
+    cotangent concatenation do not fuse with the product). Flax's cells compute per gate
+    too. The kernel slices are loop-invariant, so XLA hoists them out of the scan.
+    """
+    kernels = jnp.split(params["input_kernel"], n_gates, axis=-1)
+    biases = jnp.split(params["bias"], n_gates)
+    return tuple(x @ w + _trailing(b, x.ndim) for w, b in zip(kernels, biases))
 
 
 class Cell:
@@ -203,7 +216,8 @@ class LSTMCell(Cell):
         h_t &= o_t \odot \tanh(c_t), \quad y_t = h_t
         \end{aligned}
 
-    The four gates are fused, in the order ``i, f, g, o`` (PyTorch's):
+    The four gates' params are stored side by side, in the order ``i, f, g, o``
+    (PyTorch's):
     ``{"input_kernel": (in, 4H), "recurrent_kernel": (H, 4H), "bias": (4H,)}``.
     The carry is ``(c, h)``, as in Flax. The forget-gate bias starts at
     ``forget_bias`` (1 by default, so the cell remembers at first; Gers et al. 2000,
@@ -259,12 +273,20 @@ class LSTMCell(Cell):
         zeros = super().initial_carry(batch_shape, dtype)
         return zeros, zeros
 
+    def project(self, params, x):
+        """The input half of the four gates, ``(x W_i + b_i, ..., x W_o + b_o)``."""
+        return _per_gate_projection(params, x, 4)
+
     def step(self, params, carry, xp_t):
         c, h = carry
-        z = xp_t + h @ params["recurrent_kernel"]
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        xi, xf, xg, xo = xp_t
+        ui, uf, ug, uo = jnp.split(params["recurrent_kernel"], 4, axis=-1)
+        i = jax.nn.sigmoid(xi + h @ ui)
+        f = jax.nn.sigmoid(xf + h @ uf)
+        g = jnp.tanh(xg + h @ ug)
+        o = jax.nn.sigmoid(xo + h @ uo)
+        c = f * c + i * g
+        h = o * jnp.tanh(c)
         return (c, h), h
 
     def output(self, carry):
@@ -338,12 +360,17 @@ class GRUCell(Cell):
                 f"{(self.features,)}; these params belong to another cell. Re-run init."
             )
 
+    def project(self, params, x):
+        """The input half of the three gates, ``(x W_r + b_r, x W_z + b_z, x W_n + b_n)``."""
+        return _per_gate_projection(params, x, 3)
+
     def step(self, params, carry, xp_t):
         h = carry
-        xr, xz, xn = jnp.split(xp_t, 3, axis=-1)
-        hr, hz, hn = jnp.split(h @ params["recurrent_kernel"], 3, axis=-1)
-        r = jax.nn.sigmoid(xr + hr)
-        z = jax.nn.sigmoid(xz + hz)
-        n = jnp.tanh(xn + r * (hn + _trailing(params["recurrent_bias"], hn.ndim)))
+        xr, xz, xn = xp_t
+        ur, uz, un = jnp.split(params["recurrent_kernel"], 3, axis=-1)
+        r = jax.nn.sigmoid(xr + h @ ur)
+        z = jax.nn.sigmoid(xz + h @ uz)
+        hn = h @ un + _trailing(params["recurrent_bias"], h.ndim)
+        n = jnp.tanh(xn + r * hn)
         h = (1.0 - z) * n + z * h
         return h, h
