@@ -7,6 +7,8 @@ Rademacher probe and the transcriptions can use the closed-form diagonal; the es
 itself is checked for bias and variance on a non-diagonal Hessian.
 """
 
+import doctest
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +19,7 @@ from jax.flatten_util import ravel_pytree
 import jnn
 from jnn import losses
 from jnn.layers import Dense, Sequential
+from jnn.optim import _adahessian, _sophia
 from jnn.optim._adahessian import adahessian, scale_by_adahessian
 from jnn.optim._sophia import scale_by_sophia, sophia
 from jnn.train import fit
@@ -224,3 +227,9 @@ def test_bad_input_is_reported_with_the_fix():
         sophia(key=3)
     with pytest.raises(TypeError, match="spatial_average must be True or False"):
         adahessian(spatial_average="yes")
+
+
+def test_docstring_examples_run():
+    for module in (_adahessian, _sophia):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0

@@ -5,6 +5,8 @@ numpy transcriptions of CG (Nocedal & Wright, Algorithm 5.2 with the Algorithm 7
 and of Levenberg-Marquardt (Madsen, Nielsen & Tingleff, Algorithm 3.16).
 """
 
+import doctest
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +19,7 @@ from jax.flatten_util import ravel_pytree
 import jnn
 from jnn import losses
 from jnn.layers import Dense, Sequential
+from jnn.optim import _gauss_newton, _second_order
 from jnn.optim._gauss_newton import gauss_newton, levenberg_marquardt
 from jnn.optim._second_order import newton, newton_1d, newton_1d_step, newton_cg
 from jnn.train import fit
@@ -488,3 +491,9 @@ def test_gauss_newton_bad_input():
         levenberg_marquardt(damping=-1.0)
     with pytest.raises(TypeError, match="levenberg_marquardt: residual_fn must be a function"):
         levenberg_marquardt("r")
+
+
+def test_docstring_examples_run():
+    for module in (_second_order, _gauss_newton):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0

@@ -213,14 +213,17 @@ def levenberg_marquardt(
     Example:
       Fit an exponential decay :math:`y = a e^{-b t}`:
 
-      >>> import jax.numpy as jnp, optax, jnn.optim
+      >>> import jax, jax.numpy as jnp, optax, jnn.optim
       >>> t = jnp.linspace(0.0, 3.0, 30); y = 2.0 * jnp.exp(-1.3 * t)
       >>> residuals = lambda p: p["a"] * jnp.exp(-p["b"] * t) - y
       >>> opt = jnn.optim.levenberg_marquardt(residuals)
+      >>> @jax.jit
+      ... def step(p, state):
+      ...     updates, state = opt.update(p, state, p)
+      ...     return optax.apply_updates(p, updates), state
       >>> p = {"a": jnp.array(1.0), "b": jnp.array(0.1)}; state = opt.init(p)
       >>> for _ in range(20):
-      ...     updates, state = opt.update(p, state, p)
-      ...     p = optax.apply_updates(p, updates)
+      ...     p, state = step(p, state)
       >>> round(float(p["a"]), 4), round(float(p["b"]), 4)
       (2.0, 1.3)
 

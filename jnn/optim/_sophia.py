@@ -157,11 +157,14 @@ def sophia(
       >>> import jax, jax.numpy as jnp, optax, jnn.optim
       >>> loss = lambda p: jnp.sum(jnp.array([1.0, 100.0]) * p**2)   # badly conditioned
       >>> opt = jnn.optim.sophia(0.05, gamma=1.0, update_every=1)
-      >>> params = jnp.array([1.0, 1.0]); state = opt.init(params)
-      >>> for _ in range(200):
+      >>> @jax.jit
+      ... def step(params, state):
       ...     grads = jax.grad(loss)(params)
       ...     updates, state = opt.update(grads, state, params, value_fn=loss)
-      ...     params = optax.apply_updates(params, updates)
+      ...     return optax.apply_updates(params, updates), state
+      >>> params = jnp.array([1.0, 1.0]); state = opt.init(params)
+      >>> for _ in range(200):
+      ...     params, state = step(params, state)
       >>> bool(loss(params) < 1e-3)
       True
 
