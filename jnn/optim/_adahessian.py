@@ -77,10 +77,11 @@ class ScaleByAdaHessianState(NamedTuple):
     key: jax.Array
 
 
-def _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key):
-    _base.check_decay(where, "b1", b1, "0.9")
-    _base.check_decay(where, "b2", b2, "0.999")
-    _base.check_positive(where, "eps", eps, "1e-4")
+def _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key, typical):
+    """Shared checks of AdaHessian and Sophia; ``typical`` holds the b1, b2, eps defaults."""
+    _base.check_decay(where, "b1", b1, typical[0])
+    _base.check_decay(where, "b2", b2, typical[1])
+    _base.check_positive(where, "eps", eps, typical[2])
     _checks.positive_int(where, "update_every", update_every)
     _checks.positive_int(where, "num_samples", num_samples)
     check_loss_fn(where, loss_fn)
@@ -105,7 +106,8 @@ def scale_by_adahessian(
     size after it (``adahessian`` does).
     """
     where = "jnn.optim.scale_by_adahessian"
-    key = _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key)
+    key = _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key,
+                        ("0.9", "0.999", "1e-4"))
     _checks.number_in_range(where, "hessian_power", hessian_power, 0.0, 1.0,
                             fix="The paper's k lies in [0, 1]; 1 is the default.")
     if not isinstance(spatial_average, bool):
@@ -210,7 +212,8 @@ def adahessian(
 
     Returns:
       An ``optax.GradientTransformationExtraArgs``;
-      ``update(grads, state, params, *, value_fn=None, **kwargs)``.
+      ``update(grads, state, params, *, value_fn=None, **kwargs)``. Under
+      ``optax.inject_hyperparams`` pass ``static_args=("update_every", "num_samples")``.
 
     Example:
       >>> import jax, jax.numpy as jnp, optax, jnn.optim

@@ -402,7 +402,8 @@ def newton(
       returns :math:`-\eta (H + \lambda I)^{-1} g` and a :class:`NewtonState`. Keyword
       arguments other than ``value``, ``grad`` and ``value_fn`` go to the loss by name
       (e.g. ``batch=batch``); ``value`` (the loss at ``params``) saves one evaluation with
-      adaptive damping.
+      adaptive damping. Under ``optax.inject_hyperparams`` list the integer arguments as
+      static: ``static_args=("loss_fn", "max_tries", "max_bytes")``.
 
     Example:
       An optax loop; the loss goes to ``update`` as ``value_fn``:
@@ -617,7 +618,8 @@ def newton_cg(
     Returns:
       An ``optax.GradientTransformationExtraArgs``;
       ``update(grads, state, params, *, value_fn=None, **kwargs)`` returns
-      :math:`-\eta p` and a :class:`NewtonCGState`.
+      :math:`-\eta p` and a :class:`NewtonCGState`. Under ``optax.inject_hyperparams``
+      pass ``static_args=("loss_fn", "maxiter")``.
 
     Example:
       >>> import jax, jax.numpy as jnp, optax, jnn.optim

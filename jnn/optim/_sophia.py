@@ -53,7 +53,8 @@ def scale_by_sophia(
     after it (``sophia`` does).
     """
     where = "jnn.optim.scale_by_sophia"
-    key = _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key)
+    key = _check_common(where, b1, b2, eps, update_every, num_samples, loss_fn, key,
+                        ("0.965", "0.99", "1e-12"))
     _base.check_positive(where, "gamma", gamma, "0.01")
 
     def init_fn(params):
@@ -151,7 +152,8 @@ def sophia(
 
     Returns:
       An ``optax.GradientTransformationExtraArgs``;
-      ``update(grads, state, params, *, value_fn=None, **kwargs)``.
+      ``update(grads, state, params, *, value_fn=None, **kwargs)``. Under
+      ``optax.inject_hyperparams`` pass ``static_args=("update_every", "num_samples")``.
 
     Example:
       >>> import jax, jax.numpy as jnp, optax, jnn.optim
