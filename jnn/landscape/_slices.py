@@ -120,7 +120,8 @@ def line(
       metrics: extra functions ``metric(params, batch) -> scalar`` (e.g.
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
-      chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget.
+      chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
+        (and on CPU near 2 MiB of temporaries per chunk, which keeps it in cache).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
@@ -194,7 +195,8 @@ def plane(
       metrics: extra functions ``metric(params, batch) -> scalar`` (e.g.
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
-      chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget.
+      chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
+        (and on CPU near 2 MiB of temporaries per chunk, which keeps it in cache).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
