@@ -130,6 +130,10 @@ def test_plot_decision_boundary_artists(key):
     assert len(scatter) == 1 and scatter[0].get_offsets().shape == (60, 2)
     np.testing.assert_array_equal(scatter[0].get_array(), np.asarray(y))
     assert ax.get_title() == "spirals"
+    from jnn.viz._decision import _compiled
+    hits = _compiled.cache_info().hits
+    viz.plot_decision_boundary(model, jax.tree.map(lambda a: -a, params), x, y, resolution=40)
+    assert _compiled.cache_info().hits == hits + 1  # the same model reuses its compilation
     fig, ax = plt.subplots(1, 2)
     out = viz.plot_decision_boundary(linear_score, {"w": jnp.ones(2), "b": 0.0}, x, ax=ax[1])
     assert out is fig and not [c for c in ax[1].collections if isinstance(c, PathCollection)]

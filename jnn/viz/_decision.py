@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -31,7 +32,16 @@ class DecisionRegions(NamedTuple):
     score: np.ndarray | None
 
 
-def _predict_fn(where: str, model: Any, params: Any, state: Any, x: np.ndarray) -> Callable:
+@functools.lru_cache(maxsize=32)
+def _compiled(model: Any) -> Callable:
+    """One jitted ``(params, state, points) -> outputs`` per model, so that plotting the
+    same model again (other params of the same shapes) reuses the compilation."""
+    if isinstance(model, Layer):
+        return jax.jit(lambda params, state, points: model.apply(params, state, points)[0])
+    return jax.jit(lambda params, state, points: model(params, points))
+
+
+def _predict_fn(where: str, model: Any, params: Any, state: Any) -> Callable:
     if isinstance(model, Layer):
         if state is None:
             struct = jax.ShapeDtypeStruct((1, 2), jnp.result_type(float))
@@ -41,13 +51,16 @@ def _predict_fn(where: str, model: Any, params: Any, state: Any, x: np.ndarray) 
                     f"{where}: {model!r} has state (e.g. BatchNorm statistics); pass "
                     f"state=... as returned by init or fit."
                 )
-        return jax.jit(lambda points: model.apply(params, state, points)[0])
-    if callable(model):
-        return jax.jit(lambda points: model(params, points))
-    raise TypeError(
-        f"{where}: model must be a jnn Layer or a function f(params, x) -> scores; got "
-        f"{type(model).__name__}."
-    )
+    elif not callable(model):
+        raise TypeError(
+            f"{where}: model must be a jnn Layer or a function f(params, x) -> scores; got "
+            f"{type(model).__name__}."
+        )
+    try:
+        compiled = _compiled(model)
+    except TypeError:  # an unhashable callable: compile it for this call only
+        compiled = _compiled.__wrapped__(model)
+    return lambda points: compiled(params, state, points)
 
 
 def _bounds(x: np.ndarray, margin: float) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -106,7 +119,7 @@ def decision_regions(
     ys = np.linspace(*ylim, resolution)
     xx, yy = np.meshgrid(xs, ys)
     points = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], axis=1), jnp.result_type(float))
-    out = np.asarray(_predict_fn(where, model, params, state, x)(points), dtype=np.float64)
+    out = np.asarray(_predict_fn(where, model, params, state)(points), dtype=np.float64)
     if out.shape[0] != points.shape[0] or out.ndim > 2:
         raise ValueError(
             f"{where}: the model maps {points.shape[0]} points to shape {out.shape}; expected "
