@@ -17,7 +17,13 @@ from jnn.landscape import (
     plane_fast,
     random_direction,
 )
-from jnn.landscape._grid import run_grid
+from jnn.landscape._grid import (
+    CPU_CHUNK_BYTES,
+    CPU_MIN_CHUNK,
+    DEFAULT_MEMORY_BUDGET,
+    balanced_chunks,
+    run_grid,
+)
 from jnn.landscape._slices import AffineSpec, perturb
 from jnn.layers import Dense, Sequential
 
@@ -75,9 +81,13 @@ def test_chunked_grid_equals_python_loop_of_jitted_points(problem, chunk_size):
     np.testing.assert_allclose(res.loss, naive, rtol=2e-6, atol=1e-6)
     assert res.metrics["accuracy"].shape == (5, 4)
     assert res.num_nonfinite == 0 and not res.nonfinite.any()
-    if chunk_size is None:  # chosen from the default budget: every point in one chunk here
-        assert res.metadata["bytes_per_point"] > 0
-        assert res.metadata["chunk_size"] == 20
+    if chunk_size is None:  # chosen from the default budget (and, on CPU, the cache rule)
+        temp, working = res.metadata["bytes_per_point"], res.metadata["working_bytes_per_point"]
+        assert 0 < temp <= working
+        most = DEFAULT_MEMORY_BUDGET // temp
+        if jax.default_backend() == "cpu":
+            most = min(most, max(CPU_MIN_CHUNK, CPU_CHUNK_BYTES // working))
+        assert res.metadata["chunk_size"] == balanced_chunks(20, min(20, most))[0]
     else:  # 20 points in 7 balanced chunks of 3 (one padded point, discarded)
         assert res.metadata["chunk_size"] == 3
 

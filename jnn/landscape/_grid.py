@@ -28,11 +28,14 @@ from jax import lax
 from .._checks import positive_int
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of temporaries for one chunk of points
-# On CPU a chunk whose working set fits in cache runs several times faster than one that
-# does not (2-3x measured on MLPs, fast path included): aim for this size, but keep
-# enough points per chunk for the batched matrix products to stay efficient.
-CPU_CHUNK_BYTES = 8 * 2**20
-CPU_MIN_CHUNK = 4
+# On CPU, vmap-ing points turns each matrix product into a batched one, which XLA:CPU
+# runs less efficiently than the plain product of a single point; and a chunk whose
+# working set leaves the cache is slower still (measured on MLPs of 2-32-32-2 and
+# 784-128-10: one point at a time took 0.6-0.9x the CPU time of chunks of 4-32). So on CPU
+# a chunk holds about this many bytes of intermediates, and only tiny points (a toy loss,
+# a few samples) are grouped, to amortize the loop's per-iteration cost.
+CPU_CHUNK_BYTES = 256 * 2**10
+CPU_MIN_CHUNK = 1
 
 
 class NonFiniteLandscapeWarning(RuntimeWarning):
@@ -50,7 +53,9 @@ class Landscape(NamedTuple):
       nonfinite: boolean mask shaped like ``loss``, ``True`` where the loss is nan or inf
         (those values are kept as they are).
       num_nonfinite: the number of such points.
-      metadata: ``{"kind", "chunk_size", "num_points", "bytes_per_point", ...}`` plus
+      metadata: ``{"kind", "chunk_size", "num_points", "bytes_per_point",
+        "working_bytes_per_point", ...}`` (the two byte counts are ``None`` when
+        ``chunk_size`` was given without a budget: nothing was measured) plus
         anything added by the caller; saved with :func:`jnn.landscape.save_landscape`.
     """
 
@@ -200,13 +205,13 @@ def _human(n: float) -> str:
 
 def choose_chunk(where: str, spec, base, coords, data, weights, stacked: bool,
                  chunk_size: int | None, memory_budget_bytes: int | None) -> tuple[int, int | None]:
-    """``(chunk, bytes_per_point)``: from ``chunk_size``, or from the memory budget.
+    """``(chunk, PointCost or None)``: from ``chunk_size``, or from the memory budget.
 
     With only ``chunk_size`` nothing is estimated. With a budget (given, or the default when
     neither is given) a small chunk is compiled to measure the temporaries per point, the
     chunk is the number of points that fit, and a ``chunk_size`` that does not fit is
     refused. On CPU the chosen chunk's working set is also kept near ``CPU_CHUNK_BYTES``
-    (cache-sized; at least ``CPU_MIN_CHUNK`` points), which is faster than a larger one.
+    (at least ``CPU_MIN_CHUNK`` points), which is faster than a larger chunk.
     """
     num_points = coords.shape[0]
     if chunk_size is not None:
@@ -234,11 +239,11 @@ def choose_chunk(where: str, spec, base, coords, data, weights, stacked: bool,
                 f"{budget} ({_human(budget)}). Use chunk_size <= {budget // per_point}, or "
                 "leave chunk_size=None to choose it from the budget."
             )
-        return min(chunk_size, num_points), per_point
+        return min(chunk_size, num_points), cost
     chunk = budget // per_point
     if jax.default_backend() == "cpu":
         chunk = min(chunk, max(CPU_MIN_CHUNK, CPU_CHUNK_BYTES // cost.working))
-    return max(1, min(num_points, chunk)), per_point
+    return max(1, min(num_points, chunk)), cost
 
 
 def balanced_chunks(num_points: int, max_chunk: int) -> tuple[int, int]:
@@ -270,14 +275,16 @@ def evaluate_grid(where: str, kind: str, spec, base, axes, data, *, minibatches:
     shape = tuple(a.shape[0] for a in axes)
     num_points = int(np.prod(shape))
     coords = jax.ShapeDtypeStruct((num_points, len(axes)), dtype)
-    chunk, per_point = choose_chunk(where, spec, base, coords, data, weights, minibatches,
+    chunk, cost = choose_chunk(where, spec, base, coords, data, weights, minibatches,
                                     chunk_size, memory_budget_bytes)
     chunk, padded = balanced_chunks(num_points, chunk)
     loss, metrics, nonfinite, count = _run_axes(
         spec, base, axes, data, weights if minibatches else None, chunk_size=chunk,
         stacked=minibatches, padded=padded)
     metadata = {"kind": kind, "chunk_size": int(chunk), "num_points": num_points,
-                "bytes_per_point": per_point, **(extra_metadata or {})}
+                "bytes_per_point": None if cost is None else cost.temp,
+                "working_bytes_per_point": None if cost is None else cost.working,
+                **(extra_metadata or {})}
     if not _is_traced(count) and int(count) > 0:
         warnings.warn(
             f"{where}: {int(count)} of {num_points} grid points have a non-finite loss "

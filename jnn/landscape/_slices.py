@@ -121,7 +121,8 @@ def line(
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
       chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
-        (and on CPU near 2 MiB of temporaries per chunk, which keeps it in cache).
+        (on CPU only as many points as fit in about 256 KiB of intermediates: often 1,
+        which XLA:CPU runs faster than batched points).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
@@ -196,7 +197,8 @@ def plane(
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
       chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
-        (and on CPU near 2 MiB of temporaries per chunk, which keeps it in cache).
+        (on CPU only as many points as fit in about 256 KiB of intermediates: often 1,
+        which XLA:CPU runs faster than batched points).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
