@@ -31,6 +31,11 @@ from jnn.viz._curves import schedule_values as schedule_values
 from jnn.viz._decision import DecisionRegions as DecisionRegions
 from jnn.viz._decision import decision_regions as decision_regions
 from jnn.viz._decision import plot_decision_boundary as plot_decision_boundary
+from jnn.viz._landscape import plot_landscape_contour as plot_landscape_contour
+from jnn.viz._landscape import plot_landscape_heatmap as plot_landscape_heatmap
+from jnn.viz._landscape import plot_landscape_line as plot_landscape_line
+from jnn.viz._landscape import plot_landscape_surface as plot_landscape_surface
+from jnn.viz._landscape import plot_landscape_trajectory as plot_landscape_trajectory
 from jnn.viz._optimizer_paths import himmelblau as himmelblau
 from jnn.viz._optimizer_paths import ill_conditioned_quadratic as ill_conditioned_quadratic
 from jnn.viz._optimizer_paths import optimizer_path as optimizer_path
