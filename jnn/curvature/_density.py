@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -126,8 +127,18 @@ def spectral_density(
     k_probe, k_restart = jax.random.split(key)
     Z = jax.random.rademacher(k_probe, (n_v, d), dtype)
     keys = jax.random.split(k_restart, n_v)
-    nodes, weights = lax.map(_quadrature(flat_mv, m), (Z, keys), batch_size=min(chunk, n_v))
+    batch_size = None if min(chunk, n_v) == 1 else min(chunk, n_v)
+    nodes, weights = lax.map(_quadrature(flat_mv, m), (Z, keys), batch_size=batch_size)
 
+    grid, density, sigma, finite = _broaden(nodes, weights, sigma, grid, num_points=num_points)
+    raise_if_not_finite(where, "the spectral density", finite)
+    return SpectralDensity(grid, density, nodes, weights, sigma, finite)
+
+
+@functools.partial(jax.jit, static_argnames="num_points")
+def _broaden(nodes, weights, sigma, grid, *, num_points):
+    """Gaussian-broadened quadrature: the density on ``grid`` (``None``: an automatic grid)."""
+    dtype = nodes.dtype
     lo, hi = jnp.min(nodes), jnp.max(nodes)
     if sigma is None:
         spread = hi - lo
@@ -138,7 +149,5 @@ def spectral_density(
     grid = jnp.asarray(grid, dtype)
     x = (grid[:, None, None] - nodes[None]) / sigma
     kernel = jnp.exp(-0.5 * x**2) / (sigma * jnp.sqrt(2 * jnp.pi))
-    density = jnp.einsum("gpk,pk->g", kernel, weights) / n_v
-    finite = all_finite((nodes, weights, density))
-    raise_if_not_finite(where, "the spectral density", finite)
-    return SpectralDensity(grid, density, nodes, weights, sigma, finite)
+    density = jnp.einsum("gpk,pk->g", kernel, weights) / nodes.shape[0]
+    return grid, density, sigma, all_finite((nodes, weights, density))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -82,14 +83,39 @@ def _check_sizes(where: str, d: int, k: int, num_iters: int | None) -> int:
     return num_iters
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _start_vector(key, n, dtype):
+    k0, k1 = jax.random.split(key)
+    return jax.random.normal(k0, (n,), dtype), k1
+
+
+# The post-processing is jitted at module level so that eager calls compile it once.
+@functools.partial(jax.jit, static_argnames=("k", "which"))
+def _extract(tri, tol, *, k, which):
+    theta, S, bounds, gaps = ritz_pairs(tri, k, which)
+    Y = S.T @ tri.basis  # (k, d)
+    estimate = jnp.minimum(bounds, bounds**2 / gaps)
+    ok = (tri.num_steps > k) & jnp.all(estimate <= tol * jnp.abs(theta))
+    return theta, Y, bounds, ok, all_finite((theta, Y, bounds))
+
+
+@jax.jit
+def _edges(tri):
+    hi, _, r_hi, _ = ritz_pairs(tri, 1, "largest")
+    lo, _, r_lo, _ = ritz_pairs(tri, 1, "smallest")
+    pd = lo[0] > 0
+    kappa = jnp.where(pd, hi[0] / jnp.where(pd, lo[0], 1.0), jnp.inf)
+    bounds = jnp.concatenate([r_hi, r_lo])
+    return kappa, hi[0], lo[0], bounds, pd, all_finite((hi, lo, bounds))
+
+
 def _run(where, matvec, params, k, which, num_iters, tol, key, check_every):
     check_operator(where, matvec, params)
     flat_mv, flat, unravel = flatten_operator(matvec, params)
     m = _check_sizes(where, flat.size, k, num_iters)
     number_in_range(where, "tol", tol, 0.0)
     positive_int(where, "check_every", check_every)
-    k0, k1 = jax.random.split(key)
-    v0 = jax.random.normal(k0, flat.shape, flat.dtype)
+    v0, k1 = _start_vector(key, flat.size, flat.dtype)
     stop = None
     if not (isinstance(tol, (int, float)) and tol == 0):
         stop = lambda tri: converged(tri, k, which, tol)
@@ -99,11 +125,7 @@ def _run(where, matvec, params, k, which, num_iters, tol, key, check_every):
 
 def _eigenpairs(where, matvec, params, k, which, num_iters, tol, key, check_every):
     tri, unravel, _ = _run(where, matvec, params, k, which, num_iters, tol, key, check_every)
-    theta, S, bounds, gaps = ritz_pairs(tri, k, which)
-    Y = S.T @ tri.basis  # (k, d)
-    estimate = jnp.minimum(bounds, bounds**2 / gaps)
-    ok = (tri.num_steps > k) & jnp.all(estimate <= tol * jnp.abs(theta))
-    finite = all_finite((theta, Y, bounds))
+    theta, Y, bounds, ok, finite = _extract(tri, tol, k=k, which=which)
     raise_if_not_finite(where, "the Lanczos result", finite)
     return Eigenpairs(theta, jax.vmap(unravel)(Y), bounds, tri.num_steps, ok, finite)
 
@@ -269,16 +291,10 @@ def condition_number(
     m = _check_sizes(where, flat.size, 1, num_iters)
     number_in_range(where, "tol", tol, 0.0)
     positive_int(where, "check_every", check_every)
-    k0, k1 = jax.random.split(key)
-    v0 = jax.random.normal(k0, flat.shape, flat.dtype)
+    v0, k1 = _start_vector(key, flat.size, flat.dtype)
     no_stop = isinstance(tol, (int, float)) and tol == 0
     stop = None if no_stop else stop
     tri = lanczos_tridiagonal(flat_mv, v0, m, k1, stop=stop, check_every=check_every)
-    hi, _, r_hi, _ = ritz_pairs(tri, 1, "largest")
-    lo, _, r_lo, _ = ritz_pairs(tri, 1, "smallest")
-    pd = lo[0] > 0
-    kappa = jnp.where(pd, hi[0] / jnp.where(pd, lo[0], 1.0), jnp.inf)
-    bounds = jnp.concatenate([r_hi, r_lo])
-    finite = all_finite((hi, lo, bounds))
+    kappa, hi, lo, bounds, pd, finite = _edges(tri)
     raise_if_not_finite(where, "the Lanczos result", finite)
-    return ConditionNumber(kappa, hi[0], lo[0], bounds, pd, tri.num_steps, finite)
+    return ConditionNumber(kappa, hi, lo, bounds, pd, tri.num_steps, finite)

@@ -25,33 +25,17 @@ class Tridiagonal(NamedTuple):
     num_steps: jax.Array  # () int32
 
 
-REORTH_BLOCK = 8
-
-
-def _orthogonalizer(m: int):
-    """``orth(V, w, j)``: ``w`` minus its projection on the rows ``V[:j + 1]`` in use.
+def _orthogonalize(V, w):
+    """``w`` minus its projection on the rows of ``V`` (rows not yet in use are zero).
 
     Classical Gram-Schmidt, repeated once when the first pass removed more than
-    ``1 - 1/sqrt(2)`` of the norm (the criterion of Daniel, Gragg, Kaufman & Stewart 1976;
-    "twice is enough", Giraud et al. 2005). The projection reads only the first
-    ``REORTH_BLOCK``-multiple of rows that covers ``j`` (one ``lax.switch`` branch per block
-    size), so a step costs ``O(j d)`` rather than ``O(m d)``.
+    ``1 - 1/sqrt(2)`` of the norm (Daniel, Gragg, Kaufman & Stewart 1976; "twice is enough",
+    Giraud et al. 2005). Usually one pass suffices, so a step reads ``V`` twice.
     """
-    sizes = sorted({min(m, (b + 1) * REORTH_BLOCK) for b in range(-(-m // REORTH_BLOCK))})
-
-    def project(size, V, w):
-        Vs = V[:size]
-        return w - Vs.T @ (Vs @ w)
-
-    branches = [lambda V, w, size=size: project(size, V, w) for size in sizes]
-
-    def orth(V, w, j):
-        once = lambda w: lax.switch(j // REORTH_BLOCK, branches, V, w)
-        w1 = once(w)
-        again = jnp.linalg.norm(w1) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
-        return lax.cond(again, once, lambda w: w, w1)
-
-    return orth
+    once = lambda w: w - V.T @ (V @ w)
+    w1 = once(w)
+    again = jnp.linalg.norm(w1) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
+    return lax.cond(again, once, lambda w: w, w1)
 
 
 def padded_eigh(alpha, beta, n):
@@ -137,11 +121,14 @@ def lanczos_tridiagonal(
     d = v0.shape[0]
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
-    orth = _orthogonalizer(m)
+    # Restarts are rare: rotations of one random vector drawn up front keep the loop free of
+    # random-number generation, and two full Gram-Schmidt passes keep the branch small.
+    fresh = jax.random.normal(key, (d,), dtype)
 
     def restart(V, j):
-        r = jax.random.normal(jax.random.fold_in(key, j), (d,), dtype)
-        r = orth(V, r, j)
+        r = jnp.roll(fresh, j)
+        r = r - V.T @ (V @ r)
+        r = r - V.T @ (V @ r)
         return r / jnp.linalg.norm(r)
 
     def body(state):
@@ -151,7 +138,7 @@ def lanczos_tridiagonal(
         anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
         a = jnp.vdot(v, w)
         w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * V[jnp.maximum(j - 1, 0)]
-        w = orth(V, w, j)
+        w = _orthogonalize(V, w)
         b = jnp.linalg.norm(w)
         breakdown = b <= 64 * eps * anorm
         b = jnp.where(breakdown, 0.0, b)
