@@ -288,7 +288,7 @@ def test_plot_sharpness_draws_two_over_eta():
     steps = np.arange(10)
     fig = viz.plot_sharpness(steps, np.linspace(1, 40, 10), learning_rate=0.05,
                              loss=np.linspace(1, 0.1, 10))
-    assert len(fig.axes) == 2  # the loss lives on a twin axis
+    assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"  # loss on a twin axis
     edge = [line for line in fig.axes[0].lines if line.get_label().startswith("$2/")]
     assert edge[0].get_ydata()[0] == pytest.approx(40.0)
     with pytest.raises(ValueError, match="same length"):

@@ -113,6 +113,7 @@ def plot_sharpness(
     *,
     learning_rate: float | None = None,
     loss: Any = None,
+    log_loss: bool = True,
     ax: Any = None,
     title: str | None = None,
 ):
@@ -129,6 +130,7 @@ def plot_sharpness(
         top_eigenvalues: ``(n,)`` :math:`\lambda_{\max}` at those steps.
         learning_rate: :math:`\eta`; draws the line :math:`2/\eta`.
         loss: ``(n,)`` training loss at the same steps, drawn on a second y axis.
+        log_loss: logarithmic scale for that axis (when the losses are positive).
         ax: a matplotlib Axes; a new figure when ``None``.
         title: the axes title.
 
@@ -163,6 +165,8 @@ def plot_sharpness(
         twin = ax.twinx()
         twin.plot(steps, loss, color="C2", alpha=0.8, label="training loss")
         twin.set_ylabel("training loss")
+        if log_loss and np.all(loss > 0):
+            twin.set_yscale("log")
         twin.legend(loc="lower right", fontsize="small")
     ax.legend(loc="upper left", fontsize="small")
     if title is not None:
