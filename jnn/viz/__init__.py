@@ -15,6 +15,9 @@ first plot, not by ``import jnn.viz``.
 - curvature: :func:`plot_hessian_spectrum`, :func:`plot_sharpness`
 - convolutions and images: :func:`plot_filters`, :func:`plot_feature_maps`,
   :func:`plot_images`
+- loss landscapes (:mod:`jnn.landscape`): :func:`plot_landscape_line`,
+  :func:`plot_landscape_contour`, :func:`plot_landscape_heatmap`,
+  :func:`plot_landscape_surface`, :func:`plot_landscape_trajectory`
 """
 
 from jnn.viz._activations import activation_curves as activation_curves
