@@ -10,8 +10,11 @@ static argument of the one jitted program, and holds three pure functions:
 
 ``run_grid`` maps the points with ``lax.map(..., batch_size=chunk)`` (a ``scan`` over
 chunks, each chunk ``vmap``-ed), so the temporaries of one chunk are alive at a time, never
-those of the whole grid. Stacked minibatches ``(num_batches, ...)`` are accumulated inside
-each point by a ``lax.scan`` with a weighted mean.
+those of the whole grid. The grid is padded (repeating its last point) to a whole number of
+equal chunks, so no separate remainder program is compiled. Stacked minibatches
+``(num_batches, ...)`` are accumulated inside each point by a ``lax.scan`` with a weighted
+mean. The chunk comes from a memory budget and the bytes of one point, measured by
+compiling a small chunk (``point_cost``), unless the caller fixes it.
 """
 
 from __future__ import annotations
