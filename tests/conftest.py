@@ -4,6 +4,8 @@ import jax
 import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# Eight CPU devices, so data-parallel code is tested on a real mesh (no effect on GPU/TPU).
+jax.config.update("jax_num_cpu_devices", 8)
 
 
 @pytest.fixture
