@@ -14,6 +14,8 @@ never mutates anything.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -70,6 +72,14 @@ class Layer:
         """Run the layer: ``(y, new_state)``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement apply")
 
+    def accepts_keyword(self, name: str) -> bool:
+        """Whether ``apply`` takes the extra keyword argument ``name`` (such as ``lengths``).
+
+        Containers (``Sequential``, wrappers) pass an extra keyword on to the children
+        that accept it; a layer accepts the keywords its ``apply`` names explicitly.
+        """
+        return name in _keyword_names(type(self).apply)
+
     def output_shape(self, x: Any) -> Any:
         """The output's shape and dtype (``jax.ShapeDtypeStruct``) for an input like ``x``."""
         params, state = jax.eval_shape(self.init, jax.random.key(0), _as_struct(x))
@@ -94,6 +104,15 @@ class Layer:
             else:  # required hyperparameters are shown positionally
                 parts.append(_short(value))
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+@functools.cache
+def _keyword_names(apply: Callable) -> frozenset[str]:
+    """The keyword-only parameters ``apply`` names, besides ``key`` and ``train``."""
+    return frozenset(
+        name for name, p in inspect.signature(apply).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("key", "train")
+    )
 
 
 def _equal(a: Any, b: Any) -> bool:
