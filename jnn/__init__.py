@@ -5,7 +5,8 @@ pairs; optimizers are optax gradient transformations; curvature and loss landsca
 work on any ``loss(params, batch) -> scalar``.
 
 Modules: ``layers``, ``models``, ``activations``, ``losses``, ``initializers``, ``data``,
-``optim``, ``curvature``, ``landscape``, ``train``, ``viz``; plus ``summary`` (a Keras-style
+``optim``, ``curvature``, ``landscape``, ``train``, ``viz``, ``parallel`` (meshes, data
+parallelism, FSDP shardings, multi-host) and ``mixed_precision``; plus ``summary`` (a Keras-style
 table) and ``objective`` (a model and a loss as ``f(params, batch)``).
 """
 
@@ -16,8 +17,10 @@ from jnn import initializers as initializers
 from jnn import landscape as landscape
 from jnn import layers as layers
 from jnn import losses as losses
+from jnn import mixed_precision as mixed_precision
 from jnn import models as models
 from jnn import optim as optim
+from jnn import parallel as parallel
 from jnn import train as train
 from jnn import viz as viz
 from jnn._objective import objective as objective
