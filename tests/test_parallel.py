@@ -105,8 +105,8 @@ def test_shard_batch_bad_input(mesh):
     with pytest.raises(ValueError, match=r"shard_batch: global batch 100 is not divisible by "
                        r"the 8 devices on mesh axis 'data'; use 96 or 104"):
         par.shard_batch(np.zeros((100, 2)), mesh)
-    with pytest.raises(ValueError, match=r"shard_batch: global batch of leaf \[1\] 12 is not "
-                       r"divisible by the 8 devices"):
+    with pytest.raises(ValueError, match=r"shard_batch: the batch leaves have different sizes "
+                       r"along batch_axis=0 \(\[0\]: 16, \[1\]: 12\)"):
         par.shard_batch((np.zeros((16, 2)), np.zeros(12)), mesh)
     with pytest.raises(ValueError, match=r"shard_batch: batch leaf \['lr'\] has shape \(\), "
                        r"which has no axis batch_axis=0"):

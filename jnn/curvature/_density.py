@@ -79,7 +79,8 @@ def spectral_density(
     Lanczos loop; only ``m`` vectors of size ``d`` are held per probe.
 
     Args:
-      matvec: a symmetric operator ``v -> A v`` on params-shaped pytrees.
+      matvec: a symmetric operator ``v -> A v`` on params-shaped pytrees (e.g.
+        ``hvp_operator(loss, params, batch, mesh=mesh)`` for data-parallel products).
       params: fixes the shapes of ``v``.
       key: a ``jax.random`` key for the probes.
       num_probes: random starting vectors :math:`n_v` (variance falls like :math:`1/(n_v d)`).

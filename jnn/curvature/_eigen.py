@@ -134,7 +134,10 @@ _EIGEN_DOC_TAIL = """
 
     Args:
       matvec: a symmetric linear operator ``v -> A v`` on params-shaped pytrees, e.g.
-        ``hvp_operator(loss, params, batch)`` or ``ggn_operator(...)``.
+        ``hvp_operator(loss, params, batch)`` or ``ggn_operator(...)``. Built with
+        ``mesh=`` (``hvp_operator(loss, params, batch, mesh=jnn.parallel.data_mesh())``),
+        every product runs data parallel over the mesh's devices; the small Lanczos
+        vectors are replicated.
       params: the pytree that fixes the shapes of ``v`` (the point of the Hessian).
       k: how many eigenpairs, ``1 <= k <= d``.
       key: a ``jax.random`` key for the starting vector (same key, same result).

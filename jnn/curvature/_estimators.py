@@ -77,7 +77,8 @@ def trace(
 
     Args:
       matvec: a symmetric operator ``v -> A v`` on params-shaped pytrees (e.g.
-        ``hvp_operator(loss, params, batch)``).
+        ``hvp_operator(loss, params, batch)``; with ``mesh=`` the products run data
+        parallel over the mesh's devices).
       params: fixes the shapes of ``v``.
       key: a ``jax.random`` key for the probes.
       num_matvecs: the product budget ``n`` (at least 3 for Hutch++, at most ``3 d``).

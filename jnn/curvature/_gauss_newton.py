@@ -9,6 +9,7 @@ import jax
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
+from ..parallel._tools import shard_data
 from ._flat import DEFAULT_MAX_BYTES, check_dense_fits, chunk_size_for, dense_from_linear
 from ._hvp import _match_dtypes
 from ._validate import (
@@ -37,7 +38,13 @@ def _apply_ggn(params, model_jvp, loss_hvp, v):
 
 
 def ggn_operator(
-    model_fn: Callable, loss_of_outputs: Callable, params: Any, batch: Any = None
+    model_fn: Callable,
+    loss_of_outputs: Callable,
+    params: Any,
+    batch: Any = None,
+    *,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Callable:
     r"""The generalized Gauss-Newton matrix at ``params`` as a pure function ``v -> G v``.
 
@@ -65,6 +72,9 @@ def ggn_operator(
         ``loss(params, batch) = loss_of_outputs(model_fn(params, batch), batch)``.
       params: a pytree of floating arrays.
       batch: passed to both functions (``None`` if unused).
+      mesh: a :class:`jax.sharding.Mesh` to split ``batch`` over (data parallel, params
+        replicated; see :func:`hvp`).
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       ``matvec(v) -> G v`` on params-shaped pytrees (a ``jax.tree_util.Partial``, so it can
@@ -87,13 +97,21 @@ def ggn_operator(
       https://arxiv.org/abs/1412.1193
     """
     _check("ggn_operator", model_fn, loss_of_outputs, params, batch)
+    batch, params = shard_data("ggn_operator", batch, params, mesh, axis_name)
     outputs, model_jvp = jax.linearize(lambda p: model_fn(p, batch), params)
     _, loss_hvp = jax.linearize(jax.grad(lambda o: loss_of_outputs(o, batch)), outputs)
     return Partial(_apply_ggn, params, model_jvp, loss_hvp)
 
 
 def ggn_vp(
-    model_fn: Callable, loss_of_outputs: Callable, params: Any, v: Any, batch: Any = None
+    model_fn: Callable,
+    loss_of_outputs: Callable,
+    params: Any,
+    v: Any,
+    batch: Any = None,
+    *,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Any:
     r"""One generalized Gauss-Newton product :math:`G v = J^\top H_\ell J v`.
 
@@ -106,6 +124,9 @@ def ggn_vp(
       params: a pytree of floating arrays.
       v: a pytree shaped like ``params``.
       batch: passed to both functions.
+      mesh: a :class:`jax.sharding.Mesh` to split ``batch`` over (data parallel, params
+        replicated; see :func:`hvp`).
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       :math:`G v`, shaped like ``params`` (outside ``jit``, non-finite values raise).
@@ -120,6 +141,7 @@ def ggn_vp(
     """
     _check("ggn_vp", model_fn, loss_of_outputs, params, batch)
     check_like("ggn_vp", "v", v, "params", params)
+    batch, params = shard_data("ggn_vp", batch, params, mesh, axis_name)
     outputs, jv = jax.jvp(lambda p: model_fn(p, batch), (params,), (_match_dtypes(v, params),))
     _, hjv = jax.jvp(jax.grad(lambda o: loss_of_outputs(o, batch)), (outputs,), (jv,))
     _, vjp_fn = jax.vjp(lambda p: model_fn(p, batch), params)
@@ -136,6 +158,8 @@ def ggn_matrix(
     *,
     chunk_size: int | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> tuple[jax.Array, Callable]:
     r"""The dense generalized Gauss-Newton matrix :math:`G = J^\top H_\ell J` over the
     flattened parameters, from chunked :func:`ggn_operator` products.
@@ -148,6 +172,9 @@ def ggn_matrix(
       chunk_size: basis vectors per batched product (default ``min(d, 64)``).
       max_bytes: refuse when the ``d x d`` result needs more (default 1 GiB); ``None``
         disables the check.
+      mesh: a :class:`jax.sharding.Mesh` to split ``batch`` over (data parallel, params
+        replicated; see :func:`hvp`).
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       ``(G, unravel)`` with ``G`` of shape ``(d, d)`` in ``ravel_pytree`` order.
@@ -166,7 +193,7 @@ def ggn_matrix(
     flat, unravel = ravel_pytree(params)
     d = flat.size
     check_dense_fits("ggn_matrix", d, flat.dtype, max_bytes)
-    op = ggn_operator(model_fn, loss_of_outputs, params, batch)
+    op = ggn_operator(model_fn, loss_of_outputs, params, batch, mesh=mesh, axis_name=axis_name)
     flat_op = lambda x: ravel_pytree(op(unravel(x)))[0]
     G = dense_from_linear(flat_op, d, flat.dtype, chunk_size_for("ggn_matrix", chunk_size, d))
     raise_if_not_finite("ggn_matrix", "the Gauss-Newton matrix", all_finite(G))

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 from jax.flatten_util import ravel_pytree
 
+from ..parallel._tools import shard_data
 from ._flat import (
     DEFAULT_MAX_BYTES,
     check_dense_fits,
@@ -32,6 +33,8 @@ def hessian(
     *,
     chunk_size: int | None = None,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> tuple[jax.Array, Callable]:
     r"""The dense Hessian of ``loss`` over the flattened parameters, from chunked HVPs.
 
@@ -55,6 +58,11 @@ def hessian(
         faster until memory runs short.
       max_bytes: refuse (``ValueError``) when the ``d x d`` result would need more bytes
         (default 1 GiB); ``None`` disables the check.
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split
+        ``batch`` over its devices along every leaf's leading axis (data parallel, params
+        replicated): each device differentiates its share and the compiler sums the
+        partial products, so the result is the single-device one up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       ``(H, unravel)``: ``H`` of shape ``(d, d)`` in the order of
@@ -78,6 +86,7 @@ def hessian(
     d = flat.size
     check_dense_fits("hessian", d, flat.dtype, max_bytes)
     chunk = chunk_size_for("hessian", chunk_size, d)
+    batch, params = shard_data("hessian", batch, params, mesh, axis_name)
     lin, flat, unravel = _flat_gradient_linearization(loss, params, batch)
     H = dense_from_linear(lin, d, flat.dtype, chunk)
     raise_if_not_finite("hessian", "the Hessian", all_finite(H))
@@ -85,7 +94,13 @@ def hessian(
 
 
 def hessian_diag(
-    loss: Callable, params: Any, batch: Any = None, *, chunk_size: int | None = None
+    loss: Callable,
+    params: Any,
+    batch: Any = None,
+    *,
+    chunk_size: int | None = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Any:
     r"""The exact diagonal :math:`\mathrm{diag}(H)` of the Hessian, as a params-shaped pytree.
 
@@ -103,6 +118,11 @@ def hessian_diag(
       params: a pytree of floating arrays.
       batch: the second argument of ``loss``.
       chunk_size: products evaluated at once (default ``min(d, 64)``).
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split
+        ``batch`` over its devices along every leaf's leading axis (data parallel, params
+        replicated): each device differentiates its share and the compiler sums the
+        partial products, so the result is the single-device one up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       A pytree shaped like ``params`` holding :math:`H_{ii}` at each parameter's position.
@@ -115,6 +135,7 @@ def hessian_diag(
       Array([1., 2., 3.], dtype=float32)
     """
     check_loss("hessian_diag", loss, params, batch)
+    batch, params = shard_data("hessian_diag", batch, params, mesh, axis_name)
     lin, flat, unravel = _flat_gradient_linearization(loss, params, batch)
     chunk = chunk_size_for("hessian_diag", chunk_size, flat.size)
     diag = diag_from_linear(lin, flat.size, flat.dtype, chunk)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.tree_util import Partial
 
+from ..parallel._tools import shard_data
 from ._validate import all_finite, check_like, check_loss, raise_if_not_finite
 
 Matvec = Callable[[Any], Any]
@@ -24,7 +25,8 @@ def _grad_at(loss, batch):
     return lambda p: jax.grad(loss)(p, batch)
 
 
-def hvp(loss: Callable, params: Any, v: Any, batch: Any = None) -> Any:
+def hvp(loss: Callable, params: Any, v: Any, batch: Any = None, *, mesh: Any = None,
+        axis_name: Any = "data") -> Any:
     r"""Hessian-vector product :math:`H v` of ``loss`` at ``params``, forward-over-reverse.
 
     .. math::
@@ -42,6 +44,11 @@ def hvp(loss: Callable, params: Any, v: Any, batch: Any = None) -> Any:
       params: the point :math:`\theta`, a pytree of floating arrays.
       v: the direction, a pytree with the structure and leaf shapes of ``params``.
       batch: anything ``loss`` takes as its second argument (``None`` if unused).
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split
+        ``batch`` over its devices along every leaf's leading axis (data parallel, params
+        replicated): each device differentiates its share and the compiler sums the
+        partial products, so the result is the single-device one up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       :math:`H v`, a pytree shaped like ``params``. Outside ``jit`` a non-finite result raises
@@ -61,6 +68,7 @@ def hvp(loss: Callable, params: Any, v: Any, batch: Any = None) -> Any:
     """
     check_loss("hvp", loss, params, batch)
     check_like("hvp", "v", v, "params", params)
+    batch, (params, v) = shard_data("hvp", batch, (params, v), mesh, axis_name)
     _, out = jax.jvp(_grad_at(loss, batch), (params,), (_match_dtypes(v, params),))
     raise_if_not_finite("hvp", "the Hessian-vector product", all_finite(out))
     return out
@@ -77,7 +85,13 @@ def _apply_jvp(loss, params, batch, v):
 
 
 def hvp_operator(
-    loss: Callable, params: Any, batch: Any = None, *, linearize: bool = True
+    loss: Callable,
+    params: Any,
+    batch: Any = None,
+    *,
+    linearize: bool = True,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Matvec:
     r"""The Hessian of ``loss`` at ``params`` as a pure linear function ``v -> H v``.
 
@@ -102,6 +116,12 @@ def hvp_operator(
       params: the point :math:`\theta`, a pytree of floating arrays.
       batch: the second argument of ``loss``.
       linearize: store the linearization (faster repeated products) or recompute each time.
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split
+        ``batch`` over its devices along every leaf's leading axis (data parallel, params
+        replicated): each device differentiates its share and the compiler sums the
+        partial products, so every product (and a Lanczos run, trace or density built on
+        the operator) is the single-device one up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the batch is split along.
 
     Returns:
       ``matvec(v) -> H v`` on params-shaped pytrees.
@@ -118,6 +138,7 @@ def hvp_operator(
       Pearlmutter, "Fast Exact Multiplication by the Hessian", Neural Computation, 1994.
     """
     check_loss("hvp_operator", loss, params, batch)
+    batch, params = shard_data("hvp_operator", batch, params, mesh, axis_name)
     if linearize:
         _, lin = jax.linearize(_grad_at(loss, batch), params)
         return Partial(_apply_linearized, params, lin)

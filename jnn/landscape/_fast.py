@@ -79,7 +79,8 @@ class DenseFirstSpec:
 
 
 def _fast(where, kind, model, loss, state, params, directions, axes, batch, metrics,
-          chunk_size, memory_budget_bytes, minibatches, weights) -> Landscape:
+          chunk_size, memory_budget_bytes, minibatches, weights, mesh=None,
+          axis_name="data") -> Landscape:
     first, rest = _split(where, model)
     if not callable(loss):
         raise TypeError(f"{where}: loss must be loss(predictions, targets) -> scalar; got "
@@ -110,7 +111,8 @@ def _fast(where, kind, model, loss, state, params, directions, axes, batch, metr
     return evaluate_grid(where, kind, spec, base, axes, batch, minibatches=minibatches,
                          weights=weights, chunk_size=chunk_size,
                          memory_budget_bytes=memory_budget_bytes,
-                         extra_metadata={"fast_path": "dense_first"})
+                         extra_metadata={"fast_path": "dense_first"}, mesh=mesh,
+                         axis_name=axis_name)
 
 
 def plane_fast(
@@ -129,6 +131,8 @@ def plane_fast(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r""":func:`plane` for a model with a Dense first layer, sharing that layer's work.
 
@@ -158,7 +162,9 @@ def plane_fast(
       batch: ``(x, targets)``; stacked minibatches with ``minibatches=True``.
       metrics: functions ``metric(predictions, targets) -> scalar`` (e.g.
         ``jnn.losses.accuracy``), a dict by name or a list.
-      chunk_size, memory_budget_bytes, weights: as in :func:`plane`.
+      chunk_size, memory_budget_bytes, weights, mesh, axis_name: as in :func:`plane`
+        (with a mesh the points are split over the devices; the shared products are
+        computed on every device from the replicated data).
 
     Returns:
       :class:`Landscape` as from :func:`plane`.
@@ -181,7 +187,8 @@ def plane_fast(
       True
     """
     return _fast("plane_fast", "plane", model, loss, state, params, (d1, d2), (alphas, betas),
-                 batch, metrics, chunk_size, memory_budget_bytes, minibatches, weights)
+                 batch, metrics, chunk_size, memory_budget_bytes, minibatches, weights, mesh,
+                 axis_name)
 
 
 def line_fast(
@@ -198,6 +205,8 @@ def line_fast(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r""":func:`line` for a model with a Dense first layer, sharing that layer's work.
 
@@ -217,4 +226,5 @@ def line_fast(
       (7,)
     """
     return _fast("line_fast", "line", model, loss, state, params, (direction,), (alphas,),
-                 batch, metrics, chunk_size, memory_budget_bytes, minibatches, weights)
+                 batch, metrics, chunk_size, memory_budget_bytes, minibatches, weights, mesh,
+                 axis_name)

@@ -29,6 +29,8 @@ import numpy as np
 from jax import lax
 
 from .._checks import positive_int
+from ..parallel._mesh import check_mesh
+from ..parallel._tools import constrain_points, place_replicated
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of temporaries for one chunk of points
 # On CPU, vmap-ing points turns each matrix product into a batched one, which XLA:CPU
@@ -101,25 +103,40 @@ def _point_values(spec, base, coord, shared, weights):
     return jax.tree.map(lambda t: t / jnp.sum(weights).astype(t.dtype), total)
 
 
-def _grid_values(spec, base, coords, data, weights, *, chunk_size: int, stacked: bool):
+def _grid_values(spec, base, coords, data, weights, *, chunk_size: int, stacked: bool,
+                 mesh=None, axis_name="data"):
     shared = _precomputed(spec, base, data, stacked)
     point = lambda c: _point_values(spec, base, c, shared, weights if stacked else None)
-    return lax.map(point, coords, batch_size=chunk_size)
+    if mesh is None:
+        return lax.map(point, coords, batch_size=chunk_size)
+    # lax.map's scan over vmap-ed chunks, written out so that each chunk's points are split
+    # over the devices (chunk_size is a multiple of their number; coords has whole chunks).
+    chunks = coords.reshape(coords.shape[0] // chunk_size, chunk_size, *coords.shape[1:])
+
+    def chunk(_, c):
+        values = jax.vmap(point)(constrain_points(c, mesh, axis_name))
+        return None, constrain_points(values, mesh, axis_name)
+
+    _, values = lax.scan(chunk, None, chunks)
+    return jax.tree.map(lambda v: v.reshape(coords.shape[0], *v.shape[2:]), values)
 
 
-run_grid = jax.jit(_grid_values, static_argnames=("spec", "chunk_size", "stacked"))
+run_grid = jax.jit(_grid_values,
+                   static_argnames=("spec", "chunk_size", "stacked", "mesh", "axis_name"))
 run_grid.__doc__ = """``{name: (num_points,)}`` at the points ``coords`` (``(num_points, k)``),
 ``chunk_size`` of them at a time (``num_points`` a multiple of it: see ``balanced_chunks``)."""
 
 
-@functools.partial(jax.jit, static_argnames=("spec", "chunk_size", "stacked", "padded"))
-def _run_axes(spec, base, axes, data, weights, *, chunk_size, stacked, padded):
+@functools.partial(jax.jit, static_argnames=("spec", "chunk_size", "stacked", "padded", "mesh",
+                                             "axis_name"))
+def _run_axes(spec, base, axes, data, weights, *, chunk_size, stacked, padded, mesh=None,
+              axis_name="data"):
     """The whole grid of ``axes`` in one call: coordinates, padding and the result's layout
     are built inside the compiled program (no per-call eager ops)."""
-    mesh = jnp.meshgrid(*axes, indexing="ij")
-    coords = padded_coords(jnp.stack([m.reshape(-1) for m in mesh], axis=1), padded)
+    grids = jnp.meshgrid(*axes, indexing="ij")
+    coords = padded_coords(jnp.stack([m.reshape(-1) for m in grids], axis=1), padded)
     values = _grid_values(spec, base, coords, data, weights, chunk_size=chunk_size,
-                          stacked=stacked)
+                          stacked=stacked, mesh=mesh, axis_name=axis_name)
     shape = tuple(a.shape[0] for a in axes)
     num_points = int(np.prod(shape))
     values = {k: v[:num_points].reshape(shape) for k, v in values.items()}
@@ -249,15 +266,17 @@ def choose_chunk(where: str, spec, base, coords, data, weights, stacked: bool,
     return max(1, min(num_points, chunk)), cost
 
 
-def balanced_chunks(num_points: int, max_chunk: int) -> tuple[int, int]:
+def balanced_chunks(num_points: int, max_chunk: int, multiple: int = 1) -> tuple[int, int]:
     """``(chunk, padded)``: the fewest chunks of at most ``max_chunk``, made equal in size.
 
     ``padded = num_chunks * chunk`` exceeds ``num_points`` by less than ``num_chunks``, so
     no separate remainder program is compiled (it would also hold its own temporaries
-    beside the chunk's).
+    beside the chunk's). With ``multiple`` (the devices a chunk is split over) ``chunk`` is
+    rounded up to a multiple of it; ``max_chunk`` must be one.
     """
     num_chunks = -(-num_points // max_chunk)
     chunk = -(-num_points // num_chunks)
+    chunk = -(-chunk // multiple) * multiple
     return chunk, num_chunks * chunk
 
 
@@ -270,23 +289,39 @@ def padded_coords(coords: jax.Array, padded: int) -> jax.Array:
 
 
 def evaluate_grid(where: str, kind: str, spec, base, axes, data, *, minibatches: bool,
-                  weights, chunk_size, memory_budget_bytes, extra_metadata=None) -> Landscape:
-    """Evaluate ``spec`` on the grid ``axes`` (1 or 2 checked coordinate arrays)."""
+                  weights, chunk_size, memory_budget_bytes, extra_metadata=None, mesh=None,
+                  axis_name="data") -> Landscape:
+    """Evaluate ``spec`` on the grid ``axes`` (1 or 2 checked coordinate arrays).
+
+    With a ``mesh`` the points are split over the devices of ``axis_name``: the chunk is
+    chosen per device (its budget and CPU cache size are per device) and multiplied by the
+    number of devices, and the params, directions and data are replicated on every device.
+    """
+    devices = 1
+    if mesh is not None:
+        devices = check_mesh(where, mesh, axis_name)
     dtype = np.result_type(*[x.dtype for x in jax.tree.leaves(base)
                              if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.inexact)])
     axes = tuple(jnp.asarray(a, dtype) for a in axes)
     shape = tuple(a.shape[0] for a in axes)
     num_points = int(np.prod(shape))
-    coords = jax.ShapeDtypeStruct((num_points, len(axes)), dtype)
+    per_device = -(-num_points // devices)
+    coords = jax.ShapeDtypeStruct((per_device, len(axes)), dtype)
+    per_chunk = None if chunk_size is None else -(-positive_int(
+        where, "chunk_size", chunk_size,
+        fix="It is the number of grid points evaluated at once.") // devices)
     chunk, cost = choose_chunk(where, spec, base, coords, data, weights, minibatches,
-                                    chunk_size, memory_budget_bytes)
-    chunk, padded = balanced_chunks(num_points, chunk)
+                               per_chunk, memory_budget_bytes)
+    chunk, padded = balanced_chunks(num_points, chunk * devices, devices)
+    if mesh is not None:
+        base, data, weights, axes = place_replicated(where, (base, data, weights, axes), mesh)
     loss, metrics, nonfinite, count = _run_axes(
         spec, base, axes, data, weights if minibatches else None, chunk_size=chunk,
-        stacked=minibatches, padded=padded)
+        stacked=minibatches, padded=padded, mesh=mesh, axis_name=axis_name)
     metadata = {"kind": kind, "chunk_size": int(chunk), "num_points": num_points,
                 "bytes_per_point": None if cost is None else cost.temp,
                 "working_bytes_per_point": None if cost is None else cost.working,
+                **({} if mesh is None else {"devices": devices}),
                 **(extra_metadata or {})}
     if not _is_traced(count) and int(count) > 0:
         warnings.warn(

@@ -94,6 +94,8 @@ def line(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r"""The loss along a line through ``params``: :math:`f(\alpha) = L(\theta + \alpha d)`.
 
@@ -129,6 +131,11 @@ def line(
       minibatches: whether ``batch`` is stacked minibatches (see ``batch``).
       weights: ``(num_batches,)`` weights of the minibatches' values (e.g. the number of
         real examples in each); equal weights by default.
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split the
+        grid's points over its devices: each device evaluates ``1/n`` of every chunk (the
+        chunk is sized per device and multiplied by ``n``), with the params, directions
+        and data replicated. The values equal the single-device ones up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the points are split along.
 
     Returns:
       :class:`Landscape` with ``loss`` of shape ``(n,)`` (``betas`` is ``None``).
@@ -152,7 +159,8 @@ def line(
     spec = AffineSpec(loss, metrics)
     return evaluate_grid(where, "line", spec, (params, (direction,)), [alphas], batch,
                          minibatches=minibatches, weights=weights, chunk_size=chunk_size,
-                         memory_budget_bytes=memory_budget_bytes)
+                         memory_budget_bytes=memory_budget_bytes, mesh=mesh,
+                         axis_name=axis_name)
 
 
 def plane(
@@ -169,6 +177,8 @@ def plane(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r"""The loss on a plane through ``params``: :math:`f(\alpha, \beta) = L(\theta + \alpha
     d_1 + \beta d_2)`.
@@ -205,6 +215,11 @@ def plane(
       minibatches: whether ``batch`` is stacked minibatches (see ``batch``).
       weights: ``(num_batches,)`` weights of the minibatches' values (e.g. the number of
         real examples in each); equal weights by default.
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split the
+        grid's points over its devices: each device evaluates ``1/n`` of every chunk (the
+        chunk is sized per device and multiplied by ``n``), with the params, directions
+        and data replicated. The values equal the single-device ones up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the points are split along.
 
     Returns:
       :class:`Landscape` with ``loss[i, j]`` at ``(alphas[i], betas[j])``, shape ``(n, m)``.
@@ -219,9 +234,22 @@ def plane(
              [1., 0., 1.],
              [2., 1., 2.]], dtype=float32)
 
+    On several devices (a TPU's cores, GPUs, or CPU devices forced with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=8``) pass ``mesh=`` to split the
+    points over them:
+
+      >>> import jnn.parallel
+      >>> sharded = plane(loss, {"w": jnp.zeros(2)}, e1, e2, grid, grid, None,
+      ...                 mesh=jnn.parallel.data_mesh())
+      >>> bool(jnp.allclose(sharded.loss, plane(loss, {"w": jnp.zeros(2)}, e1, e2, grid,
+      ...                                       grid, None).loss))
+      True
+
     References:
       Li, Xu, Taylor, Studer, Goldstein, "Visualizing the Loss Landscape of Neural Nets",
       NeurIPS 2018. https://arxiv.org/abs/1712.09913
+      JAX documentation, "Distributed arrays and automatic parallelization".
+      https://docs.jax.dev/en/latest/notebooks/Distributed_arrays_and_automatic_parallelization.html
     """
     where = "plane"
     metrics, weights = prepare_slice(where, loss, params, (d1, d2), batch, metrics,
@@ -231,4 +259,5 @@ def plane(
     spec = AffineSpec(loss, metrics)
     return evaluate_grid(where, "plane", spec, (params, (d1, d2)), [alphas, betas], batch,
                          minibatches=minibatches, weights=weights, chunk_size=chunk_size,
-                         memory_budget_bytes=memory_budget_bytes)
+                         memory_budget_bytes=memory_budget_bytes, mesh=mesh,
+                         axis_name=axis_name)

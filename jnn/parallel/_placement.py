@@ -97,8 +97,7 @@ def _batch_shardings(where, tree, mesh, axis_name, batch_axis):
     if not leaves:
         raise ValueError(f"{where}: batch has no array leaves (got {tree!r}); pass the arrays "
                          "to split, e.g. (x, y).")
-    processes = 1 if _is_traced(tree) else jax.process_count()
-    shardings = []
+    axes, sizes = [], {}
     for path, leaf in leaves:
         shape = np.shape(leaf)
         axis = batch_axis + len(shape) if batch_axis < 0 else batch_axis
@@ -109,10 +108,17 @@ def _batch_shardings(where, tree, mesh, axis_name, batch_axis):
                 f"batch_axis={batch_axis}. Every leaf must carry the batch; pass scalars and "
                 "other shared values separately (or replicate them with jnn.parallel.replicate)."
             )
-        # In a multi-host run each process passes its own part of the global batch.
-        label = "global batch" if len(leaves) == 1 else f"global batch of leaf {name}"
-        check_divisible(where, label, shape[axis] * processes, mesh, axis_name)
-        shardings.append(NamedSharding(mesh, PartitionSpec(*([None] * axis), axis_name)))
+        axes.append(axis)
+        sizes[name] = shape[axis]
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise ValueError(f"{where}: the batch leaves have different sizes along batch_axis="
+                         f"{batch_axis} ({listed}); every leaf must hold the same examples.")
+    # In a multi-host run each process passes its own part of the global batch.
+    processes = 1 if _is_traced(tree) else jax.process_count()
+    check_divisible(where, "global batch", next(iter(sizes.values())) * processes, mesh,
+                    axis_name)
+    shardings = [NamedSharding(mesh, PartitionSpec(*([None] * a), axis_name)) for a in axes]
     return jax.tree.unflatten(jax.tree.structure(tree), shardings)
 
 
@@ -147,7 +153,13 @@ def shard_batch(tree: Any, mesh: Mesh, axis_name: Any = "data", batch_axis: int 
       >>> x.sharding.spec
       P('data',)
     """
-    shardings = _batch_shardings("shard_batch", tree, mesh, axis_name, batch_axis)
+    return place_batch("shard_batch", tree, mesh, axis_name, batch_axis)
+
+
+def place_batch(where: str, tree: Any, mesh: Mesh, axis_name: Any = "data",
+                batch_axis: int = 0) -> Any:
+    """:func:`shard_batch` with errors naming ``where`` (for jnn's own ``mesh=`` arguments)."""
+    shardings = _batch_shardings(where, tree, mesh, axis_name, batch_axis)
     if _is_traced(tree):
         return jax.lax.with_sharding_constraint(tree, shardings)
     if jax.process_count() > 1:  # pragma: no cover - needs several processes
