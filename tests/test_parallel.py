@@ -205,3 +205,24 @@ def test_docstring_examples_run():
         assert result.failed == 0, module.__name__
         attempted += result.attempted
     assert attempted >= 12
+
+
+def test_batchnorm_statistics_span_all_devices(mesh):
+    """With the batch split over 8 devices, BatchNorm's training statistics are those of
+    the whole global batch (the compiler all-reduces the moments), as on one device."""
+    from jnn.layers import BatchNorm, Dense, Sequential
+
+    model = Sequential([Dense(4), BatchNorm()])
+    x = np.random.default_rng(3).normal(size=(32, 3)).astype(np.float32) * 2 + 1
+    params, state = model.init(jax.random.key(0), x)
+    apply = jax.jit(lambda p, s, x: model.apply(p, s, x, train=True))
+    ref_y, ref_state = apply(params, state, x)
+    y, new_state = apply(par.replicate(params, mesh), par.replicate(state, mesh),
+                         par.shard_batch(x, mesh))
+    assert y.sharding.spec == PartitionSpec("data")
+    assert_trees_close((y, new_state), (ref_y, ref_state), rtol=1e-5, atol=1e-5)
+    # Independent reference: per-feature statistics of the whole batch, in numpy.
+    h = x @ np.asarray(params[0]["kernel"]) + np.asarray(params[0]["bias"])
+    np.testing.assert_allclose(np.asarray(y).mean(0), np.zeros(4), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(y).std(0), np.ones(4), rtol=1e-3)
+    assert not np.allclose(h.mean(0), h[:4].mean(0))  # one device's shard differs

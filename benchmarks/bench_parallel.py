@@ -1,0 +1,334 @@
+"""Data parallelism on a device mesh: jnn's step vs hand-written NamedSharding and shard_map.
+
+Runs on 8 devices: on a CPU they are forced (``--xla_force_host_platform_device_count=8``,
+set below before JAX starts, so all 8 share the machine's cores); on a GPU/TPU host the
+real devices are used (``--devices`` picks how many).
+
+Workload: one Adam step (``optax.adam(1e-3)``) of a 784-512-512-10 ReLU MLP, softmax
+cross-entropy with integer labels, float32, global batch ``per_device x devices``
+(default 128 per device; params and optimizer state replicated, donated each step).
+
+Candidates, all on the same mesh, data and initial params:
+
+- ``raw_named`` (baseline): params a list of ``(W, b)``, a hand-written apply, one
+  ``jax.jit`` with explicit ``in_shardings``/``out_shardings`` (``NamedSharding``:
+  params replicated, batch split along ``'data'``); XLA inserts the gradient all-reduce.
+- ``raw_shard_map``: the same step in ``jax.shard_map``: each device computes the loss and
+  gradient of its local shard (params ``pcast`` to device-varying) and ``lax.pmean``
+  averages them (the explicit SPMD form, as with ``pmap``).
+- ``jnn``: ``Sequential([Dense(512), relu, Dense(512), relu, Dense(10)])``, placement with
+  ``jnn.parallel.replicate``/``shard_batch`` and the step of ``jnn.train.fit`` (model
+  ``apply(train=True)``, ``jnn.losses.softmax_cross_entropy``, ``optax`` update), jitted
+  with no sharding annotations (they come from the placed arrays).
+
+Also printed:
+
+- the three steps' losses and updated params (they must agree to float32 rounding) and
+  the compiled programs' op counts (jnn vs raw_named: the same collectives);
+- weak scaling: jnn's step on all devices with ``devices x B`` examples vs on one device
+  with ``B`` (the overhead factor is ``t_N / (N t_1)`` on a CPU, where all forced devices
+  share the same cores, and ``t_N / t_1`` on real devices; 1.0 = no overhead);
+- landscape throughput: ``jnn.landscape.plane`` on a ``G x G`` grid of an MLP 784-128-10
+  (1,024 samples), points/s with ``mesh=`` (points split over the devices) and without.
+
+Target (issue 9): jnn ≤ 1.05x the hand-written step (paired ratio).
+
+    python benchmarks/bench_parallel.py             # full run (minutes on 2 CPU cores)
+    python benchmarks/bench_parallel.py --quick     # CI smoke run
+    python benchmarks/bench_parallel.py --per-device 256 --rounds 41
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    devices_flag = next((a.split("=")[1] for a in sys.argv if a.startswith("--devices=")), "8")
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + f" --xla_force_host_platform_device_count={devices_flag}")
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from jax.sharding import NamedSharding  # noqa: E402
+from jax.sharding import PartitionSpec as P  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import compare, compiled_stats, is_quick, print_table  # noqa: E402
+
+import jnn  # noqa: E402
+import jnn.parallel  # noqa: E402
+from jnn.layers import Dense, Sequential  # noqa: E402
+
+SIZES = (784, 512, 512, 10)
+LEARNING_RATE = 1e-3
+
+
+# ------------------------------------------------------------------------------- data
+
+
+def make_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], n).astype(np.int32)
+    return x, y
+
+
+# ----------------------------------------------------------------------------- raw JAX
+
+
+def raw_loss(params, x, y):
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = h @ w + b
+        if i < len(params) - 1:
+            h = jax.nn.relu(h)
+    logp = jax.nn.log_softmax(h)
+    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+
+def raw_named_step(mesh, optimizer):
+    rep, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
+
+    def step(params, opt_state, x, y):
+        loss, grads = jax.value_and_grad(raw_loss)(params, x, y)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return jax.jit(step, in_shardings=(rep, rep, batch, batch),
+                   out_shardings=(rep, rep, rep), donate_argnums=(0, 1))
+
+
+def raw_shard_map_step(mesh, optimizer):
+    def local(params, opt_state, x, y):
+        # The classic data-parallel idiom: each device differentiates its local mean loss
+        # (params cast to device-varying, so the gradient stays local), then pmean.
+        local_params = jax.lax.pcast(params, "data", to="varying")
+        loss, grads = jax.value_and_grad(raw_loss)(local_params, x, y)
+        grads, loss = jax.lax.pmean((grads, loss), "data")
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P("data"), P("data")),
+                            out_specs=(P(), P(), P()))
+    return jax.jit(sharded, donate_argnums=(0, 1))
+
+
+# --------------------------------------------------------------------------------- jnn
+
+
+MODEL = Sequential([Dense(SIZES[1]), jax.nn.relu, Dense(SIZES[2]), jax.nn.relu,
+                    Dense(SIZES[3])])
+
+
+def jnn_step(optimizer):
+    """The body of ``jnn.train.fit``'s step: apply in training mode, loss, optax update."""
+
+    def step(params, state, opt_state, x, y):
+        def objective(p):
+            logits, new_state = MODEL.apply(p, state, x, train=True)
+            return jnn.losses.softmax_cross_entropy(logits, y), new_state
+
+        (loss, new_state), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), new_state, opt_state, loss
+
+    return jax.jit(step, donate_argnums=(0, 1, 2))
+
+
+def to_raw(params):
+    return [(p["kernel"], p["bias"]) for p in params if p]
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+class Stepper:
+    """A zero-argument callable running one step in place (donated buffers carried on)."""
+
+    def __init__(self, step, carry, batch, n_carry):
+        self.step, self.carry, self.batch, self.n_carry = step, carry, batch, n_carry
+
+    def __call__(self):
+        out = self.step(*self.carry, *self.batch)
+        self.carry = out[: self.n_carry]
+        return out[-1]
+
+
+COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "collective-permute", "all-to-all")
+_COLLECTIVE_RE = re.compile(r"\b(" + "|".join(COLLECTIVES) + r")(?:-start)?\(")
+
+
+def op_counts(step, *args):
+    """Collectives (read from the HLO text: a combined all-reduce returns a tuple, which
+    ``compiled_stats`` does not parse), dots and fusions of the optimized program."""
+    text = step.lower(*args).compile().as_text()
+    found = collections.Counter(_COLLECTIVE_RE.findall(text))
+    stats = compiled_stats(step, *args)
+    ops = stats["ops"]
+    flops = stats["flops"]
+    return {**{k: found.get(k, 0) for k in COLLECTIVES}, "dot": ops.get("dot", 0),
+            "fusion": ops.get("fusion", 0),
+            "GFLOP/device": "?" if flops is None else f"{flops / 1e9:.4f}"}
+
+
+# ------------------------------------------------------------------------------ parts
+
+
+def bench_steps(mesh, per_device, rounds):
+    n_dev = mesh.size
+    x, y = make_data(per_device * n_dev)
+    optimizer = optax.adam(LEARNING_RATE)
+    # Host copies: every carry below is placed afresh (its buffers are donated).
+    params, state = jax.tree.map(np.asarray, MODEL.init(jax.random.key(0), x[:1]))
+    raw = to_raw(params)
+
+    def raw_carry(opt=optimizer):
+        p = jnn.parallel.replicate(raw, mesh)
+        return [p, jnn.parallel.replicate(opt.init(p), mesh)]
+
+    batch = jnn.parallel.shard_batch((x, y), mesh)
+    named, smap, ours = raw_named_step(mesh, optimizer), raw_shard_map_step(mesh, optimizer), \
+        jnn_step(optimizer)
+
+    def jnn_carry(opt=optimizer):
+        p = jnn.parallel.replicate(params, mesh)
+        return [p, jnn.parallel.replicate(state, mesh),
+                jnn.parallel.replicate(opt.init(p), mesh)]
+
+    # Same start, one SGD step each: the same loss and params to float32 rounding. (SGD,
+    # since Adam's first step g / (|g| + eps) magnifies the rounding of tiny gradients.)
+    sgd = optax.sgd(0.1)
+    p1, _, l1 = raw_named_step(mesh, sgd)(*raw_carry(sgd), *batch)
+    p2, _, l2 = raw_shard_map_step(mesh, sgd)(*raw_carry(sgd), *batch)
+    p3, _, _, l3 = jnn_step(sgd)(*jnn_carry(sgd), *batch)
+    diff = lambda a, b: max(float(jnp.max(jnp.abs(u - v)))
+                            for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    print_table(["check", "value"], [
+        ["devices", str(n_dev)],
+        ["global batch", str(x.shape[0])],
+        ["loss raw_named / shard_map / jnn",
+         f"{float(l1):.6f} / {float(l2):.6f} / {float(l3):.6f}"],
+        ["SGD step: max |params diff| shard_map vs raw_named", f"{diff(p2, p1):.2e}"],
+        ["SGD step: max |params diff| jnn vs raw_named", f"{diff(to_raw(p3), p1):.2e}"],
+        ["jnn params sharding", str(p3[0]["kernel"].sharding.spec) + " on "
+         + f"{len(p3[0]['kernel'].sharding.device_set)} devices"],
+    ], title="one step from the same start")
+
+    stats = {
+        "raw_named": op_counts(named, *raw_carry(), *batch),
+        "raw_shard_map": op_counts(smap, *raw_carry(), *batch),
+        "jnn": op_counts(ours, *jnn_carry(), *batch),
+    }
+    keys = list(next(iter(stats.values())))
+    print_table(["candidate", *keys], [[k, *map(str, v.values())] for k, v in stats.items()],
+                title="optimized XLA program: op counts")
+
+    results = compare(
+        {
+            "raw_named": Stepper(named, raw_carry(), batch, 2),
+            "raw_shard_map": Stepper(smap, raw_carry(), batch, 2),
+            "jnn": Stepper(ours, jnn_carry(), batch, 3),
+        },
+        "raw_named",
+        rounds=rounds,
+        title=f"Adam step, MLP {'-'.join(map(str, SIZES))}, batch {per_device} x {n_dev} "
+              "devices",
+    )
+    return results
+
+
+def bench_weak_scaling(mesh, per_device, rounds):
+    optimizer = optax.adam(LEARNING_RATE)
+    one = jnn.parallel.data_mesh(jax.devices()[:1])
+    candidates = {}
+    for name, m in (("1 device", one), (f"{mesh.size} devices", mesh)):
+        x, y = make_data(per_device * m.size)
+        params, state = jax.tree.map(np.asarray, MODEL.init(jax.random.key(0), x[:1]))
+        p = jnn.parallel.replicate(params, m)
+        carry = [p, jnn.parallel.replicate(state, m),
+                 jnn.parallel.replicate(optimizer.init(p), m)]
+        candidates[name] = Stepper(jnn_step(optimizer), carry,
+                                   jnn.parallel.shard_batch((x, y), m), 3)
+    res = compare(candidates, "1 device", rounds=rounds,
+                  title=f"weak scaling: jnn step, {per_device} examples per device")
+    ratio = res[f"{mesh.size} devices"]["ratio_paired"]
+    shared = jax.default_backend() == "cpu"
+    overhead = ratio / mesh.size if shared else ratio
+    formula = f"t_{mesh.size} / ({mesh.size} t_1)" if shared else f"t_{mesh.size} / t_1"
+    print(f"weak-scaling overhead {formula} = {overhead:.3f} (1.0 = none; "
+          f"{'forced CPU devices share the cores' if shared else 'real devices'})")
+    return overhead
+
+
+def bench_landscape(mesh, grid, rounds):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1024, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 1024)
+    model = Sequential([Dense(128), jax.nn.relu, Dense(10)])
+    params, state = model.init(jax.random.key(0), x[:1])
+    loss = jnn.objective(model, jnn.losses.softmax_cross_entropy, state)
+    d1 = jnn.landscape.filter_normalized_direction(jax.random.key(1), params)
+    d2 = jnn.landscape.filter_normalized_direction(jax.random.key(2), params)
+    axis = jnp.linspace(-1.0, 1.0, grid)
+    run = lambda m: (lambda: jnn.landscape.plane(loss, params, d1, d2, axis, axis, (x, y),
+                                                 mesh=m).loss)
+    ref, out = run(None)(), run(mesh)()
+    err = float(jnp.max(jnp.abs(ref - out) / jnp.abs(ref)))
+    res = compare({"single device": run(None), f"mesh ({mesh.size})": run(mesh)},
+                  "single device", rounds=rounds, warmup=1,
+                  title=f"landscape plane {grid} x {grid}, MLP 784-128-10, 1024 samples")
+    rows = [[name, f"{grid * grid / r['median_s']:.0f}"] for name, r in res.items()]
+    rows.append(["max relative difference", f"{err:.1e}"])
+    print_table(["candidate", "points/s"], rows, title="landscape throughput")
+    return res
+
+
+def paired(results, name, baseline):
+    """Median of the per-round ratios ``name / baseline`` (rounds were interleaved)."""
+    a, b = np.asarray(results[name]["samples_s"]), np.asarray(results[baseline]["samples_s"])
+    return float(np.median(a / b))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds, small shapes")
+    parser.add_argument("--devices", type=int, default=8,
+                        help="forced CPU devices (CPU only; write --devices=N)")
+    parser.add_argument("--per-device", type=int, default=None, help="examples per device")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--grid", type=int, default=None, help="landscape grid side")
+    args = parser.parse_args()
+    quick = is_quick() or args.quick
+    per_device = args.per_device or (16 if quick else 128)
+    rounds = args.rounds or (3 if quick else 21)
+    grid = args.grid or (8 if quick else 32)
+
+    mesh = jnn.parallel.data_mesh()
+    print(f"backend {jax.default_backend()}, {mesh.size} devices: {jax.devices()[0].device_kind}")
+    t0 = time.perf_counter()
+    steps = bench_steps(mesh, per_device, rounds)
+    overhead = bench_weak_scaling(mesh, per_device, rounds)
+    land = bench_landscape(mesh, grid, rounds)
+    summary = collections.OrderedDict([
+        ("jnn / raw_named (paired)", f"{steps['jnn']['ratio_paired']:.3f}  target <= 1.05"),
+        ("jnn / raw_shard_map (paired)", f"{paired(steps, 'jnn', 'raw_shard_map'):.3f}"
+                                         "  target <= 1.05"),
+        ("weak-scaling overhead", f"{overhead:.3f}"),
+        ("landscape sharded / single throughput",
+         f"{1 / land[f'mesh ({mesh.size})']['ratio_paired']:.2f}x"),
+    ])
+    print_table(["summary", "value"], [[k, v] for k, v in summary.items()],
+                title=f"bench_parallel summary ({time.perf_counter() - t0:.0f} s"
+                      f"{', quick' if quick else ''})")
+
+
+if __name__ == "__main__":
+    main()
