@@ -29,8 +29,8 @@
 #
 # Every slice is one compiled XLA program (`jnn.landscape.line`, `plane`, `interpolate`):
 # all grid points run in memory-bounded chunks inside one call, never a Python loop per
-# point. The CPU defaults use small networks and coarse grids; `FULL = True` (in the second
-# cell) uses deeper networks, longer training and 51×51 grids: run it on a Colab TPU or GPU.
+# point. The CPU defaults use small networks and coarse 21×21 grids; `FULL = True` (in the
+# second cell) trains longer and draws 51×51 grids: run it on a Colab TPU or GPU.
 
 # %%
 import subprocess
@@ -58,7 +58,7 @@ from jnn import viz
 from jnn.layers import Dense, Residual, Sequential
 from jnn.models import MLP
 
-FULL = False  # True: deeper nets, longer training, 51x51 grids (minutes on a TPU/GPU)
+FULL = False  # True: longer training and 51x51 grids (best on a TPU or GPU)
 GRID = 51 if FULL else 21  # points per axis of the 2-D slices
 key = jax.random.key(0)
 
@@ -256,14 +256,15 @@ for i, (name, surf) in enumerate(deep.items()):
     viz.plot_landscape_contour(surf, ax=ax, log=True, levels=levels)
     ax.set_title(name)
     ax3 = fig.add_subplot(2, 2, i + 3, projection="3d")
-    # Li et al. clip the surface at loss 10, so the region around the minimum fills the plot
-    viz.plot_landscape_surface(surf._replace(loss=jnp.minimum(surf.loss, 10.0)), ax=ax3)
+    viz.plot_landscape_surface(surf, ax=ax3, log=True)
 fig.suptitle(f"{2 * depth + 2}-layer network on the digits, filter-normalized 2-D slices")
 fig.tight_layout()
 
 # %% [markdown]
-# The net with skips sits in a round, nearly symmetric bowl; the same net without skips
-# trains more slowly, stops at a higher loss, and its contours are lopsided and irregular.
+# The net with skips sits at the bottom of one deep funnel with nested, regular contours
+# (the log-scale surfaces show it); the same net without skips trains more slowly, stops
+# at a loss about twenty times higher, in a shallow basin whose contours are lopsided and
+# irregular.
 # `FULL = True` trains longer on a 51×51 grid. Going deeper shows the other half of the
 # story instead of a more chaotic picture: with 30 blocks (62 layers) and this plain
 # initialization, the net *without* skips does not train at all (its loss stays at

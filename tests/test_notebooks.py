@@ -62,3 +62,39 @@ def test_notebook_runs(path):
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
     client.execute()  # raises CellExecutionError, with the traceback, on any error
+
+
+def _docs_module(name):
+    import importlib.util
+
+    path = NOTEBOOK_DIR.parent / "docs" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_link_points_at_one_repository():
+    repository = _docs_module("repository")
+    expected = {(repository.REPOSITORY, repository.BRANCH), (repository.REPOSITORY, None)}
+    for path in repository.files():
+        found = repository.addresses(path.read_text(encoding="utf-8"))
+        assert found, f"{path.name} has no Colab badge or install line"
+        assert found <= expected, (
+            f"{path.name} links {sorted(found - expected, key=str)}, not "
+            f"{repository.REPOSITORY} ({repository.BRANCH}); run `python docs/repository.py "
+            f"{repository.REPOSITORY}`")
+
+
+def test_readme_lists_every_notebook_and_shows_small_figures():
+    readme = (NOTEBOOK_DIR.parent / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f"{COLAB}" in readme and f"/notebooks/{path.name})" in readme, (
+            f"README.md has no Colab badge for {path.name}")
+    figures = _docs_module("make_figures")
+    for *_, filename, _ in figures.FIGURES:
+        png = NOTEBOOK_DIR.parent / "docs" / filename
+        assert f"(docs/{filename})" in readme, f"README.md does not show docs/{filename}"
+        assert png.is_file() and png.stat().st_size <= figures.MAX_BYTES, (
+            f"docs/{filename} is missing or over {figures.MAX_BYTES} bytes; run "
+            "`python docs/make_figures.py`")
