@@ -306,7 +306,8 @@ fig = viz.plot_curves(grad_norms, xlabel="block (0 = nearest the input)",
 # %% [markdown]
 # And training both for a few epochs: the plain network barely moves while the residual
 # one learns (the *degradation problem* of deep plain networks is an optimization
-# problem, not overfitting).
+# problem, not overfitting). Notebook 4 looks at the same contrast as loss landscapes:
+# filter-normalized slices of a deep network with and without skip connections.
 
 # %%
 histories = {}
