@@ -55,7 +55,7 @@ from jax.flatten_util import ravel_pytree
 import jnn
 from jnn import landscape as ls
 from jnn import viz
-from jnn.layers import Dense, Residual, Sequential
+from jnn.layers import BatchNorm, Dense, Residual, Sequential
 from jnn.models import MLP
 
 FULL = False  # True: longer training and 51x51 grids (about 1.5 min on a laptop CPU)
@@ -386,6 +386,33 @@ print(f"loss barrier between the two solutions: {barrier:.3f}; "
       f"monotone from initialization: {bool(jnp.all(jnp.diff(init_to_solution.loss) <= 1e-6))}")
 
 # %% [markdown]
+# ### With BatchNorm, the running statistics must travel too
+#
+# A network with BatchNorm carries, besides its parameters, the running mean and variance
+# of every normalized unit (its *state*), used at evaluation time. Along the path between
+# two solutions the parameters mix, but what are the right statistics at
+# $\theta(\alpha)$? `interpolate_model` offers two answers: mix the two endpoints'
+# statistics the same way (`state="interpolate"`, exact at both ends), or recompute them at
+# every point by a pass over the training data in training mode (`state="recompute"`, as
+# SWA's `update_bn` does). Mixed statistics no longer match the mixed network, and part of
+# the barrier in the middle is that mismatch, not the loss surface itself:
+
+# %%
+bn_net = Sequential([Dense(64), BatchNorm(), jax.nn.relu, Dense(64), BatchNorm(), jax.nn.relu,
+                     Dense(10)])
+endpoints = []
+for seed in (70, 80):
+    p, s, _ = train_model(bn_net, adam, epochs=epochs, batch_size=32, seed=seed)
+    endpoints.append((p, s))
+bn_paths = {f"state={mode!r}": ls.interpolate_model(bn_net, cross_entropy, *endpoints, path,
+                                                     train, state=mode)
+            for mode in ("interpolate", "recompute")}
+fig = viz.plot_landscape_line(bn_paths, log=True, xlabel=r"interpolation coefficient $\alpha$")
+fig.axes[0].set_title("two BatchNorm nets: training loss on the path")
+for name, result in bn_paths.items():
+    print(f"{name:22s} highest loss on the path: {float(result.loss.max()):.3f}")
+
+# %% [markdown]
 # ## 4.6 The training trajectory on its PCA plane
 #
 # Can we draw the path that training took? Not in random directions: in high dimensions
@@ -442,8 +469,10 @@ print(back.metadata["model"], back.metadata["direction_seeds"], back.loss.shape,
 
 # %% [markdown]
 # **Takeaways.** Only filter-normalized directions give slices that can be compared across
-# networks; skip connections turn a rugged landscape into a smooth bowl; small batches
-# tend to find flatter minima (in $\lambda_{\max}$ and in the pictures); the straight path
+# networks; skip connections keep a deep network's landscape regular and its minimum
+# within reach; small batches tend to find flatter minima (in $\lambda_{\max}$ and in the
+# pictures), though each measure of sharpness answers its own question; the straight path
 # from initialization to a solution is often downhill all the way, while two independent
-# solutions are separated by a barrier; and the training path is best seen on the plane of
-# its own principal components.
+# solutions are separated by a barrier (with BatchNorm, partly an artifact of mismatched
+# statistics); and the training path is best seen on the plane of its own principal
+# components.
