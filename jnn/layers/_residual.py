@@ -6,7 +6,15 @@ import dataclasses
 
 import jax
 
-from jnn.layers._base import Identity, Layer, _as_struct, as_layer, check_param_keys
+from jnn.layers._base import (
+    Identity,
+    Layer,
+    _as_struct,
+    as_layer,
+    check_keywords,
+    check_param_keys,
+    keywords_for,
+)
 from jnn.layers._conv import Conv
 from jnn.layers._dense import Dense
 
@@ -124,17 +132,26 @@ class Residual(Layer):
                 f"automatic projection."
             )
 
-    def apply(self, params, state, x, *, key=None, train=False):
+    def accepts_keyword(self, name: str) -> bool:
+        # The automatic shortcut (identity or projection) takes no extra keywords.
+        return self.block.accepts_keyword(name) or (
+            self.shortcut is not None and self.shortcut.accepts_keyword(name)
+        )
+
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
         where = "Residual.apply"
         check_param_keys(where, params, {"block", "shortcut"})
         check_param_keys(where, state, {"block", "shortcut"}, what="state")
+        check_keywords(where, kwargs, [self.block, self.shortcut or self.block])
         k_block, k_short = (None, None) if key is None else jax.random.split(key)
         y, block_state = self.block.apply(
-            params["block"], state["block"], x, key=k_block, train=train
+            params["block"], state["block"], x, key=k_block, train=train,
+            **keywords_for(self.block, kwargs),
         )
         shortcut = self._shortcut_for(where, tuple(x.shape), tuple(y.shape))
         s, short_state = shortcut.apply(
-            params["shortcut"], state["shortcut"], x, key=k_short, train=train
+            params["shortcut"], state["shortcut"], x, key=k_short, train=train,
+            **keywords_for(shortcut, kwargs),
         )
         self._check_sum(where, y.shape, s.shape)
         return y + s, {"block": block_state, "shortcut": short_state}

@@ -28,8 +28,11 @@ class Model(Layer):
     def init(self, key, x):
         return self.network.init(key, x)
 
-    def apply(self, params, state, x, *, key=None, train=False):
-        return self.network.apply(params, state, x, key=key, train=train)
+    def accepts_keyword(self, name: str) -> bool:
+        return self.network.accepts_keyword(name)
+
+    def apply(self, params, state, x, *, key=None, train=False, **kwargs):
+        return self.network.apply(params, state, x, key=key, train=train, **kwargs)
 
 
 def activation(where: str, value: Any) -> Callable:
