@@ -27,6 +27,11 @@ the same values, and prints the op counts and flops of the optimized XLA program
     python benchmarks/bench_resnet.py --batch 128 --detail --rounds 41   # the reported ratio
     python benchmarks/bench_resnet.py --batch 32   # smaller batch
     python benchmarks/bench_resnet.py --quick      # smoke run: batch 8, 3 rounds
+
+Measured (2 shared CPU cores, jax 0.10.2, ``--batch 128 --detail --rounds 41``), paired
+ratio to flax_linen [IQR]: jnn 1.007 [0.931-1.101], raw_jax 1.028 [0.933-1.124],
+raw_jax_two_pass 1.102 [0.981-1.183]. Before ``BatchNorm`` computed the one-pass
+variance by default, jnn (then two-pass) measured 1.06-1.15x.
 """
 
 from __future__ import annotations
