@@ -32,8 +32,8 @@ def test_round_trip_is_exact_including_optimizer_state(tmp_path, data):
     params, state, opt_state, history = fit(MODEL, params, state, optimizer,
                                             losses.softmax_cross_entropy, data, epochs=2,
                                             batch_size=16, key=jax.random.key(2), verbose=0)
-    ckpt = Checkpointer(tmp_path)
-    ckpt.save(2, params, state, opt_state, history=history, metrics={"loss": 0.5})
+    with Checkpointer(tmp_path) as ckpt:  # closing waits for the asynchronous write
+        ckpt.save(2, params, state, opt_state, history=history, metrics={"loss": 0.5})
     fresh = init(data)
     restored = Checkpointer(tmp_path).restore((fresh[0], fresh[1], fresh[3]))
     assert restored.step == 2
@@ -51,13 +51,49 @@ def test_resuming_continues_the_same_trajectory(tmp_path, data):
     ckpt = Checkpointer(tmp_path, max_to_keep=5)
     fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data, epochs=2,
         callbacks=[Checkpoint(ckpt)], **kw)
-    assert ckpt.steps() == [1, 2]
+    # fit returns only when every asynchronous save is on disk: a second reader sees both.
+    assert Checkpointer(tmp_path).steps() == [1, 2]
     fresh = init(data)
     r = ckpt.restore((fresh[0], fresh[1], fresh[3]))
     resumed = fit(MODEL, r.params, r.state, optimizer, losses.softmax_cross_entropy, data,
                   epochs=4, opt_state=r.opt_state, initial_epoch=r.step, history=r.history, **kw)
     assert_trees_close(resumed[0], straight[0], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(resumed[3]["loss"], straight[3]["loss"], rtol=1e-6)
+
+
+def test_async_saves_of_donated_training_state_restore_exactly(tmp_path, data):
+    """Each epoch's save runs in the background while fit donates the same buffers to
+    the next epoch; every checkpoint must still hold exactly that epoch's values."""
+    params, state, optimizer, _ = init(data)
+    kw = dict(batch_size=16, key=jax.random.key(4), verbose=0)
+    ckpt = Checkpointer(tmp_path / "async", max_to_keep=4)
+    assert ckpt._manager._options.enable_async_checkpointing
+    fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data, epochs=3,
+        callbacks=[Checkpoint(ckpt)], **kw)
+    fresh = init(data)
+    like = (fresh[0], fresh[1], fresh[3])
+    for epochs in (1, 2, 3):
+        expected = fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data,
+                       epochs=epochs, **kw)
+        restored = ckpt.restore(like, step=epochs)
+        assert_trees_close(restored.params, expected[0], rtol=0, atol=0)
+        assert_trees_close(restored.opt_state, expected[2], rtol=0, atol=0)
+        assert restored.history.epochs == epochs
+
+
+def test_save_returns_before_the_write_and_wait_finishes_it(tmp_path):
+    tree = ({"w": np.arange(6, dtype=np.float32)}, {}, ())
+    ckpt = Checkpointer(tmp_path, max_to_keep=2)
+    ckpt.save(1, *tree)
+    ckpt.save(2, *tree)  # waits for step 1's write first
+    ckpt.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "2"]  # no temporary dirs
+    with Checkpointer(tmp_path / "sync", async_save=False) as sync:
+        sync.save(1, *tree)
+        assert (tmp_path / "sync" / "1").is_dir()  # on disk when save returns
+    ckpt.close()
+    restored = Checkpointer(tmp_path).restore(({"w": np.zeros(6, np.float32)}, {}, ()))
+    np.testing.assert_array_equal(restored.params["w"], np.arange(6))
 
 
 def test_keeps_last_n_and_best(tmp_path):
@@ -73,6 +109,7 @@ def test_interrupted_save_leaves_previous_checkpoint_loadable(tmp_path):
     ckpt = Checkpointer(tmp_path)
     good = ({"w": np.arange(3, dtype=np.float32)}, {}, ())
     ckpt.save(1, *good)
+    ckpt.wait()
     # A save killed midway leaves only orbax's temporary directory behind.
     partial = tmp_path / "2.orbax-checkpoint-tmp-1234567"
     (partial / "train").mkdir(parents=True)

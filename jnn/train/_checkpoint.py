@@ -1,9 +1,11 @@
-"""Checkpoints with orbax: atomic, keep-last-N and keep-best, structure-checked, no pickle."""
+"""Checkpoints with orbax: atomic, asynchronous, keep-last-N and keep-best,
+structure-checked, restorable onto any device layout, no pickle."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import weakref
 from typing import Any
 
 import jax
@@ -56,6 +58,14 @@ class Checkpointer:
     The ``max_to_keep`` most recent checkpoints are kept, plus the best one by
     ``best_metric`` when it is given.
 
+    Saves are asynchronous by default (``async_save=True``): :meth:`save` returns once
+    the arrays are copied off the accelerator, and the files are written in a background
+    thread while training goes on. The next :meth:`save`, every read (:meth:`steps`,
+    :meth:`restore`, ...), :meth:`wait`, :meth:`close` and the end of ``fit`` with the
+    :class:`Checkpoint` callback wait for the write in flight, so what they see is
+    complete. Sharded arrays are saved as they are (each host writes its shards) and
+    :meth:`restore` can place them onto a different mesh or device count.
+
     Example:
         >>> import tempfile, jax.numpy as jnp
         >>> ckpt = Checkpointer(tempfile.mkdtemp(), max_to_keep=2)
@@ -65,7 +75,8 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3,
-                 best_metric: str | None = None, best_mode: str = "min"):
+                 best_metric: str | None = None, best_mode: str = "min",
+                 async_save: bool = True):
         if best_mode not in ("min", "max"):
             raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max'; got {best_mode!r}.")
         _checks.positive_int("Checkpointer", "max_to_keep", max_to_keep)
@@ -79,22 +90,45 @@ class Checkpointer:
             preservation_policy=policies.AnyPreservationPolicy(keep),
             best_fn=(lambda m: m[best_metric]) if best_metric is not None else None,
             best_mode=best_mode,
-            enable_async_checkpointing=False,
+            enable_async_checkpointing=bool(async_save),
         )
         self._manager = ocp.CheckpointManager(
             self.directory, options=options,
             item_handlers={"train": ocp.StandardCheckpointHandler(),
                            "meta": ocp.JsonCheckpointHandler()})
+        # Finish a write in flight when the Checkpointer is dropped or Python exits, so a
+        # background write is never cut off by interpreter shutdown.
+        self._finalizer = weakref.finalize(self, self._manager.close)
+
+    def wait(self) -> None:
+        """Block until the save in flight (if any) is complete on disk."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        """Finish the save in flight and release orbax's resources."""
+        self._finalizer()
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def save(self, step: int, params: Any, state: Any, opt_state: Any, *,
              history: History | None = None, metrics: dict[str, float] | None = None) -> None:
-        """Write a checkpoint for ``step`` (an int such as the epoch)."""
+        """Write a checkpoint for ``step`` (an int such as the epoch).
+
+        With ``async_save`` it returns once the arrays are copied to host memory (after
+        waiting for the previous save); the caller may then donate or change them.
+        """
         if self.best_metric is not None and (metrics is None or self.best_metric not in metrics):
             raise ValueError(
                 f"Checkpointer.save: best_metric={self.best_metric!r} needs metrics with that "
                 f"key; got {sorted(metrics or {})}."
             )
-        meta = {"history": history.metrics if history is not None else {},
+        # Copies: an asynchronous save serializes them later, while fit appends to history.
+        meta = {"history": ({k: [float(v) for v in values] for k, values in
+                             history.metrics.items()} if history is not None else {}),
                 "stop_reason": history.stop_reason if history is not None else None,
                 "metrics": {k: float(v) for k, v in (metrics or {}).items()}}
         train = {"params": params, "state": state, "opt_state": opt_state}
@@ -102,16 +136,18 @@ class Checkpointer:
             int(step), metrics=meta["metrics"] or None, force=True,
             args=ocp.args.Composite(train=ocp.args.StandardSave(train),
                                     meta=ocp.args.JsonSave(meta)))
-        self._manager.wait_until_finished()
 
     def steps(self) -> list[int]:
         """The steps that have a complete checkpoint, oldest first."""
+        self.wait()
         return sorted(self._manager.all_steps())
 
     def latest_step(self) -> int | None:
+        self.wait()
         return self._manager.latest_step()
 
     def best_step(self) -> int | None:
+        self.wait()
         return self._manager.best_step() if self.best_metric is not None else None
 
     def restore(self, like: tuple[Any, Any, Any], step: int | None = None) -> Restored:
@@ -164,7 +200,11 @@ class Checkpointer:
 
 
 class Checkpoint(Callback):
-    """A ``fit`` callback that saves every ``every`` epochs (step = epochs completed)."""
+    """A ``fit`` callback that saves every ``every`` epochs (step = epochs completed).
+
+    With an asynchronous :class:`Checkpointer` the files are written while the next
+    epochs train; when ``fit`` returns, every save has finished.
+    """
 
     def __init__(self, checkpointer: Checkpointer, *, every: int = 1):
         self.checkpointer = checkpointer
@@ -174,3 +214,6 @@ class Checkpoint(Callback):
         if (epoch + 1) % self.every == 0:
             self.checkpointer.save(epoch + 1, ctx.params, ctx.state, ctx.opt_state,
                                    history=ctx.history, metrics=logs)
+
+    def on_train_end(self, ctx):
+        self.checkpointer.wait()
