@@ -30,23 +30,62 @@ class Restored:
     metrics: dict[str, float]
 
 
+def _path_name(path: tuple) -> str:
+    keys = []
+    for k in path:
+        if isinstance(k, jax.tree_util.SequenceKey):
+            keys.append(str(k.idx))
+        elif isinstance(k, jax.tree_util.DictKey):
+            keys.append(str(k.key))
+        elif isinstance(k, jax.tree_util.GetAttrKey):
+            keys.append(k.name)
+        else:
+            keys.append(str(getattr(k, "idx", k)))
+    return "/".join(keys)
+
+
 def _leaf_paths(tree: Any) -> list[tuple[str, tuple, str]]:
     """(path, shape, dtype) of every leaf; lists, tuples and NamedTuples compare alike."""
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return sorted((_path_name(path), tuple(np.shape(leaf)), str(np.dtype(leaf.dtype)))
+                  for path, leaf in flat)
+
+
+def _sharded_target(where: str, target: dict, like: tuple, mesh: Any, shardings: Any) -> dict:
+    """``target`` as ShapeDtypeStructs placed by ``shardings`` (one Sharding for every
+    leaf, or a tree of them shaped like ``like``), or replicated over ``mesh``."""
+    if mesh is not None and shardings is not None:
+        raise ValueError(f"{where}: pass mesh or shardings, not both; mesh replicates every "
+                         f"array over the mesh, shardings places each leaf.")
+    if mesh is not None:
+        if not isinstance(mesh, jax.sharding.Mesh):
+            raise TypeError(f"{where}: mesh must be a jax.sharding.Mesh; got "
+                            f"{type(mesh).__name__}.")
+        shardings = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    is_sharding = lambda s: isinstance(s, jax.sharding.Sharding)  # noqa: E731
+    if is_sharding(shardings):
+        shardings = jax.tree.map(lambda _: shardings, tuple(like))
+    want = jax.tree.structure(tuple(like))
+    got = jax.tree.structure(tuple(shardings) if isinstance(shardings, list) else shardings,
+                             is_leaf=is_sharding)
+    if want != got:
+        raise ValueError(f"{where}: shardings does not match the structure of like; give one "
+                         f"Sharding per array (or a single Sharding for all).\n"
+                         f"  shardings: {got}\n  like:      {want}")
+    placed = dict(zip(("params", "state", "opt_state"), tuple(shardings)))
+    flat, treedef = jax.tree_util.tree_flatten_with_path(target)
     out = []
-    for path, leaf in flat:
-        keys = []
-        for k in path:
-            if isinstance(k, jax.tree_util.SequenceKey):
-                keys.append(str(k.idx))
-            elif isinstance(k, jax.tree_util.DictKey):
-                keys.append(str(k.key))
-            elif isinstance(k, jax.tree_util.GetAttrKey):
-                keys.append(k.name)
-            else:
-                keys.append(str(getattr(k, "idx", k)))
-        out.append(("/".join(keys), tuple(np.shape(leaf)), str(np.dtype(leaf.dtype))))
-    return sorted(out)
+    for (path, leaf), sharding in zip(flat, jax.tree.leaves(placed, is_leaf=is_sharding)):
+        shape = tuple(np.shape(leaf))
+        try:
+            sharding.shard_shape(shape)
+        except Exception as error:  # jax raises its own IndivisibleError / ValueError
+            raise ValueError(
+                f"{where}: {_path_name(path)} with shape {shape} cannot be split by "
+                f"{sharding}: an array axis is not divisible by its mesh axes ({error}). "
+                f"Shard that leaf over fewer devices or replicate it (PartitionSpec()).") from error
+        out.append(jax.ShapeDtypeStruct(shape, np.dtype(leaf.dtype), sharding=sharding))
+    return jax.tree.unflatten(treedef, out)
 
 
 class Checkpointer:
@@ -150,12 +189,20 @@ class Checkpointer:
         self.wait()
         return self._manager.best_step() if self.best_metric is not None else None
 
-    def restore(self, like: tuple[Any, Any, Any], step: int | None = None) -> Restored:
+    def restore(self, like: tuple[Any, Any, Any], step: int | None = None, *,
+                mesh: jax.sharding.Mesh | None = None, shardings: Any = None) -> Restored:
         """Restore ``(params, state, opt_state)`` shaped like ``like`` from ``step``.
 
         ``like`` is a ``(params, state, opt_state)`` triple of the same structure as
         what was saved (for instance fresh ``model.init`` params and
         ``optimizer.init(params)``); a different structure is refused with both printed.
+
+        The arrays land where ``like``'s arrays are, unless ``mesh`` (replicate every
+        array over that mesh, as data-parallel ``fit`` expects) or ``shardings`` (one
+        ``jax.sharding.Sharding`` for all, or a tree of them shaped like ``like``, e.g.
+        ``NamedSharding(mesh, P("data"))`` for a kernel split over devices) is given.
+        The device count may differ from the one that saved: a checkpoint written from
+        8 devices restores onto 2, or onto one.
         """
         where = "Checkpointer.restore"
         if step is None:
@@ -171,6 +218,8 @@ class Checkpointer:
         if not (isinstance(like, (tuple, list)) and len(like) == 3):
             raise TypeError(f"{where}: like must be a (params, state, opt_state) triple.")
         target = {"params": like[0], "state": like[1], "opt_state": like[2]}
+        if mesh is not None or shardings is not None:
+            target = _sharded_target(where, target, like, mesh, shardings)
         saved = self._manager.item_metadata(step)["train"]
         saved_tree = getattr(saved, "tree", saved)
         if _leaf_paths(saved_tree) != _leaf_paths(target):

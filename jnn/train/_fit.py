@@ -82,6 +82,36 @@ def _check_labels(where: str, model: Layer, params: Any, state: Any, x: Any, y: 
             )
 
 
+def _batch_sharding(where: str, mesh: Any, data_axis: str, batch_size: int):
+    """``NamedSharding(mesh, P(data_axis))`` for the minibatches, after checking that
+    ``mesh`` is a Mesh with that axis and that ``batch_size`` splits evenly over it."""
+    if mesh is None:
+        return None
+    if not isinstance(mesh, jax.sharding.Mesh):
+        raise TypeError(f"{where}: mesh must be a jax.sharding.Mesh such as "
+                        f"jax.make_mesh((jax.device_count(),), ('data',)); got "
+                        f"{type(mesh).__name__}.")
+    if data_axis not in mesh.axis_names:
+        raise ValueError(f"{where}: data_axis={data_axis!r} is not an axis of the mesh; its "
+                         f"axes are {list(mesh.axis_names)}. Pass one of them as data_axis.")
+    devices = mesh.shape[data_axis]
+    if batch_size % devices:
+        lower = batch_size // devices * devices
+        options = [b for b in (lower, lower + devices) if b > 0]
+        raise ValueError(
+            f"{where}: batch_size={batch_size} is not divisible by the {devices} devices "
+            f"along mesh axis {data_axis!r}; use a multiple of {devices}, e.g. "
+            f"batch_size={' or '.join(map(str, options))}.")
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(data_axis))
+
+
+def _replicate(mesh: Any, tree: Any) -> Any:
+    """``tree`` with every array replicated over ``mesh`` (unchanged without a mesh)."""
+    if mesh is None:
+        return tree
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
 def _make_prepare(optimizer):
     """One compiled call that gives ``fit`` fresh, distinct buffers to donate (an
     optimizer state may share arrays with params or between its own leaves), building
@@ -115,13 +145,24 @@ def _cached(builder, *args):
     return _COMPILED[key]
 
 
-def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack):
+def _shard_batch(batch_sharding, xb, yb):
+    """Split the minibatch's leading axis over the mesh's data axis (data parallelism:
+    XLA then all-reduces the gradients and any batch statistics)."""
+    if batch_sharding is None:
+        return xb, yb
+    return (jax.lax.with_sharding_constraint(xb, batch_sharding),
+            jax.lax.with_sharding_constraint(yb, batch_sharding))
+
+
+def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack,
+                batch_sharding=None):
     metric_fns = dict(metric_items)
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(carry, inputs):
         params, state, opt_state, ok = carry
         (xb, yb), key = inputs
+        xb, yb = _shard_batch(batch_sharding, xb, yb)
         if attack is not None:  # adversarial training: fit the attacked batch
             key, attack_key = jax.random.split(key)
             xb = attack(params, state, xb, yb, attack_key)
@@ -162,10 +203,13 @@ def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder
     return jax.jit(epoch, donate_argnums=(0, 1, 2))
 
 
-def _make_evaluate(model, loss, metric_items, attack=None):
+def _make_evaluate(model, loss, metric_items, attack=None, batch_sharding=None):
     metric_fns = dict(metric_items)
 
     def batch_sums(params, state, xb, yb, key):
+        if batch_sharding is not None and xb.shape[0] % batch_sharding.mesh.shape[
+                batch_sharding.spec[0]] == 0:
+            xb, yb = _shard_batch(batch_sharding, xb, yb)
         if attack is not None:
             xb = attack(params, state, xb, yb, key)
         predictions, _ = model.apply(params, state, xb)
@@ -237,6 +281,8 @@ def fit(
     verbose: int = 1,
     progress: bool | None = None,
     print_fn: Callable[[str], None] = print,
+    mesh: jax.sharding.Mesh | None = None,
+    data_axis: str = "data",
 ) -> tuple[Any, Any, Any, History]:
     """Train ``model`` with ``optimizer`` on ``loss``; each epoch is one compiled call.
 
@@ -281,6 +327,13 @@ def fit(
             (e.g. ``jnn.train.fgsm(model, loss, epsilon=0.1)``) instead of the clean batch.
         verbose: 1 prints a line per epoch (unless a progress bar shows), 0 is silent.
         progress: a tqdm bar per epoch; by default only when stderr is a terminal.
+        mesh: data parallelism over a ``jax.sharding.Mesh``: params, state and optimizer
+            state are replicated over the mesh, each minibatch's leading axis is split
+            over ``data_axis`` and XLA all-reduces the gradients (and BatchNorm's batch
+            statistics, which stay global). The result equals single-device training on
+            the same global batches up to float rounding. ``batch_size`` must be a
+            multiple of the number of devices along ``data_axis``.
+        data_axis: the mesh axis the batch is split over; other axes see replicas.
 
     Returns:
         ``(params, state, opt_state, history)``.
@@ -309,6 +362,7 @@ def fit(
     accumulate_steps = _checks.positive_int(where, "accumulate_steps", accumulate_steps)
     x, y, summary = _check_pair(where, "train_data", train_data)
     batch_size = _checks.positive_int(where, "batch_size", batch_size)
+    batch_sharding = _batch_sharding(where, mesh, data_axis, batch_size)
     if batch_size > x.shape[0]:
         raise ValueError(f"{where}: batch_size={batch_size} is larger than the "
                          f"{x.shape[0]} training examples; use batch_size <= {x.shape[0]}.")
@@ -320,13 +374,17 @@ def fit(
     if accumulate_steps > 1:
         optimizer = optax.MultiSteps(optimizer, accumulate_steps).gradient_transformation()
 
-    params, state, opt_state = _cached(_make_prepare, optimizer)(params, state, opt_state)
+    params, state, opt_state = _cached(_make_prepare, optimizer)(
+        *_replicate(mesh, (params, state, opt_state)))
+    x, y = _replicate(mesh, (x, y))
+    if val_data is not None:
+        val_x, val_y = _replicate(mesh, (val_x, val_y))
     ctx = TrainingContext(params=params, state=state, opt_state=opt_state,
                           history=History() if history is None else history)
     metric_items = tuple(metric_fns.items())
     epoch_fn = _cached(_make_epoch, model, optimizer, loss, metric_items, batch_size,
-                       drop_remainder, attack)
-    evaluate_fn = (_cached(_make_evaluate, model, loss, metric_items)
+                       drop_remainder, attack, batch_sharding)
+    evaluate_fn = (_cached(_make_evaluate, model, loss, metric_items, None, batch_sharding)
                    if val_data is not None else None)
     for callback in callbacks:
         callback.on_train_begin(ctx)
@@ -379,12 +437,16 @@ def evaluate(
     metrics: Sequence[str | Callable] | dict | None = None,
     attack: Callable | None = None,
     key: jax.Array | None = None,
+    mesh: jax.sharding.Mesh | None = None,
+    data_axis: str = "data",
 ) -> dict[str, float]:
     """Loss and metrics over all of ``data`` (each example counted once), in eval mode.
 
     With ``attack`` (e.g. ``jnn.train.pgd(model, loss, epsilon=0.1)``) every batch is
     attacked first, so the result is the robust loss and accuracy; ``key`` seeds the
-    attack's random start.
+    attack's random start. With ``mesh``, every batch is split over the mesh's
+    ``data_axis`` as in :func:`fit` (``batch_size`` must divide evenly; a final partial
+    batch runs replicated).
 
     Example:
         >>> import jax, jnn
@@ -399,9 +461,11 @@ def evaluate(
     batch_size = x.shape[0] if batch_size is None else _checks.positive_int(
         "evaluate", "batch_size", batch_size)
     batch_size = min(batch_size, x.shape[0])
+    batch_sharding = _batch_sharding("evaluate", mesh, data_axis, batch_size)
     _check_labels("evaluate", model, params, state, x, y, summary)
     evaluate_fn = _cached(_make_evaluate, model, loss, tuple(_metrics.resolve(metrics).items()),
-                          attack)
+                          attack, batch_sharding)
+    params, state, x, y = _replicate(mesh, (params, state, x, y))
     return evaluate_fn(params, state, x, y, batch_size, key)
 
 

@@ -1,0 +1,153 @@
+"""Data parallelism in fit/evaluate on a mesh of 8 CPU devices, and sharded checkpoints."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from _util import assert_trees_close
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+import jnn
+from jnn import losses
+from jnn.layers import BatchNorm, Conv, Dense, Flatten, Sequential
+from jnn.train import Checkpointer, evaluate, fit
+
+MLP = Sequential([Dense(16), jax.nn.relu, Dense(2)])
+ADAM, SGD = optax.adam(1e-2), optax.sgd(0.1)  # shared, so compiled epochs are reused
+CNN = Sequential([Conv(4, (3, 3)), BatchNorm(momentum=0.9), jax.nn.relu, Flatten(), Dense(3)])
+
+
+def mesh_of(shape, names, count=None):
+    devices = np.array(jax.devices()[: count or int(np.prod(shape))]).reshape(shape)
+    return Mesh(devices, names)
+
+
+@pytest.fixture(scope="module")
+def spirals():
+    return jnn.data.spirals(jax.random.key(0), 128)
+
+
+def test_eight_devices_are_available():
+    assert jax.device_count() == 8
+
+
+def run_fit(model, data, mesh, optimizer=None, **kw):
+    params, state = model.init(jax.random.key(1), data[0][:2])
+    optimizer = ADAM if optimizer is None else optimizer
+    return fit(model, params, state, optimizer, losses.softmax_cross_entropy, data,
+               epochs=2, batch_size=32, key=jax.random.key(2), verbose=0, mesh=mesh, **kw)
+
+
+def test_data_parallel_fit_equals_single_device_fit_mlp(spirals):
+    single = run_fit(MLP, spirals, None)
+    parallel = run_fit(MLP, spirals, mesh_of((8,), ("data",)))
+    assert_trees_close(parallel[0], single[0], rtol=1e-5, atol=1e-6)
+    assert_trees_close(parallel[2], single[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(parallel[3]["loss"], single[3]["loss"], rtol=1e-5)
+    # Params come back replicated over the whole mesh.
+    kernel = parallel[0][0]["kernel"]
+    assert len(kernel.sharding.device_set) == 8 and kernel.sharding.is_fully_replicated
+
+
+def test_data_parallel_cnn_with_batchnorm_uses_global_batch_statistics():
+    x = jax.random.normal(jax.random.key(3), (64, 6, 6, 1))
+    y = jax.random.randint(jax.random.key(4), (64,), 0, 3)
+    # SGD, not Adam: the conv bias before BatchNorm has a zero gradient, and Adam would
+    # blow its rounding noise up to full-size steps.
+    single = run_fit(CNN, (x, y), None, SGD)
+    parallel = run_fit(CNN, (x, y), mesh_of((8,), ("data",)), SGD)
+    # Per-device statistics (4 examples each) would give different running stats.
+    assert_trees_close(parallel[1], single[1], rtol=1e-5, atol=1e-6)
+    assert_trees_close(parallel[0], single[0], rtol=1e-4, atol=1e-5)
+    mesh = mesh_of((8,), ("data",))
+    kw = dict(batch_size=16, metrics=["accuracy"])
+    on_mesh = evaluate(CNN, parallel[0], parallel[1], losses.softmax_cross_entropy, (x, y),
+                       mesh=mesh, **kw)
+    alone = evaluate(CNN, parallel[0], parallel[1], losses.softmax_cross_entropy, (x, y), **kw)
+    np.testing.assert_allclose(on_mesh["loss"], alone["loss"], rtol=1e-5)
+    assert on_mesh["accuracy"] == alone["accuracy"]
+
+
+def test_two_dimensional_mesh_splits_the_batch_over_the_data_axis_only(spirals):
+    single = run_fit(MLP, spirals, None, val_data=spirals)
+    mesh = mesh_of((4, 2), ("data", "model"))
+    parallel = run_fit(MLP, spirals, mesh, val_data=spirals)
+    assert_trees_close(parallel[0], single[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(parallel[3]["val_loss"], single[3]["val_loss"], rtol=1e-5)
+
+
+def test_mesh_errors_are_clear(spirals):
+    params, state = MLP.init(jax.random.key(1), spirals[0])
+    args = (MLP, params, state, ADAM, losses.softmax_cross_entropy, spirals)
+    kw = dict(epochs=1, key=jax.random.key(0), verbose=0)
+    mesh = mesh_of((8,), ("data",))
+    with pytest.raises(ValueError, match=r"fit: batch_size=30 is not divisible by the 8 devices "
+                                         r"along mesh axis 'data'; .* batch_size=24 or 32"):
+        fit(*args, batch_size=30, mesh=mesh, **kw)
+    with pytest.raises(ValueError, match=r"data_axis='batch' is not an axis of the mesh; its "
+                                         r"axes are \['data', 'model'\]"):
+        fit(*args, batch_size=32, mesh=mesh_of((4, 2), ("data", "model")), data_axis="batch",
+            **kw)
+    with pytest.raises(TypeError, match=r"fit: mesh must be a jax.sharding.Mesh .* got list"):
+        fit(*args, batch_size=32, mesh=jax.devices(), **kw)
+    with pytest.raises(ValueError, match=r"evaluate: batch_size=12 is not divisible by the 8"):
+        evaluate(MLP, params, state, losses.softmax_cross_entropy, spirals, batch_size=12,
+                 mesh=mesh)
+
+
+def sharded_state(mesh):
+    """A replicated small tree plus a 'big' kernel whose first axis is split over 8
+    devices (FSDP-style), and an Adam state for it."""
+    params = {"big": jnp.arange(64 * 3, dtype=jnp.float32).reshape(64, 3),
+              "bias": jnp.linspace(-1.0, 1.0, 3)}
+    opt_state = optax.adam(1e-3).init(params)
+    fsdp = NamedSharding(mesh, P("data"))
+    params = {"big": jax.device_put(params["big"], fsdp),
+              "bias": jax.device_put(params["bias"], NamedSharding(mesh, P()))}
+    return params, {}, jax.device_put(opt_state, NamedSharding(mesh, P()))
+
+
+def test_sharded_checkpoints_restore_on_other_device_counts(tmp_path):
+    mesh8 = mesh_of((8,), ("data",))
+    saved = sharded_state(mesh8)
+    assert len(saved[0]["big"].sharding.device_set) == 8
+    assert saved[0]["big"].addressable_shards[0].data.shape == (8, 3)
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, *saved)
+    ckpt = Checkpointer(tmp_path)
+    like = jax.tree.map(np.zeros_like, saved)
+    mesh2 = mesh_of((2,), ("data",))
+    on_two = ckpt.restore(like, mesh=mesh2)  # replicated over 2 devices
+    assert on_two.params["big"].sharding == NamedSharding(mesh2, P())
+    fsdp2 = jax.tree.map(lambda _: NamedSharding(mesh2, P()), like)
+    fsdp2[0]["big"] = NamedSharding(mesh2, P("data"))
+    split = ckpt.restore(like, shardings=fsdp2)
+    assert split.params["big"].addressable_shards[0].data.shape == (32, 3)
+    one = ckpt.restore(like, shardings=jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+    assert one.params["big"].sharding.device_set == {jax.devices()[0]}
+    for restored in (on_two, split, one):
+        assert_trees_close((restored.params, restored.opt_state), (saved[0], saved[2]),
+                           rtol=0, atol=0)
+
+
+def test_mismatched_sharding_requests_are_clear(tmp_path):
+    mesh8 = mesh_of((8,), ("data",))
+    saved = sharded_state(mesh8)
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, *saved)
+    like = jax.tree.map(np.zeros_like, saved)
+    ckpt = Checkpointer(tmp_path)
+    with pytest.raises(ValueError, match=r"(?s)shardings does not match the structure of like"
+                                         r".*shardings:.*like:"):
+        ckpt.restore(like, shardings=({"big": NamedSharding(mesh8, P())}, {}, ()))
+    odd = jax.tree.map(lambda _: NamedSharding(mesh8, P()), like)
+    odd[2][0].mu["bias"] = NamedSharding(mesh8, P("data"))
+    with pytest.raises(ValueError, match=r"opt_state/0/mu/bias with shape \(3,\) cannot be "
+                                         r"split by NamedSharding.*not divisible"):
+        ckpt.restore(like, shardings=odd)
+    with pytest.raises(ValueError, match=r"pass mesh or shardings, not both"):
+        ckpt.restore(like, mesh=mesh8, shardings=odd)
+    with pytest.raises(TypeError, match=r"mesh must be a jax.sharding.Mesh"):
+        ckpt.restore(like, mesh="data")
