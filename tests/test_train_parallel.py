@@ -72,7 +72,8 @@ def test_data_parallel_cnn_with_batchnorm_uses_global_batch_statistics():
 
 def test_two_dimensional_mesh_splits_the_batch_over_the_data_axis_only(spirals):
     single = run_fit(MLP, spirals, None, val_data=spirals)
-    mesh = mesh_of((4, 2), ("data", "model"))
+    # jax.make_mesh gives Explicit axes (the other tests use Auto ones).
+    mesh = jax.make_mesh((4, 2), ("data", "model"))
     parallel = run_fit(MLP, spirals, mesh, val_data=spirals)
     assert_trees_close(parallel[0], single[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(parallel[3]["val_loss"], single[3]["val_loss"], rtol=1e-5)

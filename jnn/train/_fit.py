@@ -150,8 +150,13 @@ def _shard_batch(batch_sharding, xb, yb):
     XLA then all-reduces the gradients and any batch statistics)."""
     if batch_sharding is None:
         return xb, yb
-    return (jax.lax.with_sharding_constraint(xb, batch_sharding),
-            jax.lax.with_sharding_constraint(yb, batch_sharding))
+    mesh = batch_sharding.mesh
+    axis_type = dict(zip(mesh.axis_names, mesh.axis_types))[batch_sharding.spec[0]]
+    # Explicit mesh axes (jax.make_mesh's default) carry shardings in the types and take
+    # ``reshard``; Auto axes take a constraint that XLA propagates.
+    place = (jax.sharding.reshard if axis_type == jax.sharding.AxisType.Explicit
+             else jax.lax.with_sharding_constraint)
+    return place(xb, batch_sharding), place(yb, batch_sharding)
 
 
 def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack,
