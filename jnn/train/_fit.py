@@ -13,6 +13,7 @@ import numpy as np
 import optax
 
 from jnn import _checks
+from jnn import mixed_precision as mp
 from jnn.data import epoch_batches
 from jnn.layers import Layer
 from jnn.layers._penalty import collect_penalties
@@ -159,13 +160,30 @@ def _shard_batch(batch_sharding, xb, yb):
     return place(xb, batch_sharding), place(yb, batch_sharding)
 
 
+def _apply_precision(where, model, params, precision, loss_scale):
+    """``(model, params, loss_scale)`` under a mixed-precision policy (unchanged without)."""
+    if precision is None:
+        if loss_scale is not None:
+            raise ValueError(f"{where}: loss_scale={loss_scale!r} needs a low-precision "
+                             "policy; pass precision='float16' (or 'bfloat16') as well.")
+        return model, params, mp.NoLossScale()
+    policy = mp.policy(precision)
+    if loss_scale is None:
+        loss_scale = (mp.DynamicLossScale() if policy.compute_dtype == jnp.float16
+                      else mp.NoLossScale())
+    elif not isinstance(loss_scale, (mp.NoLossScale, mp.StaticLossScale, mp.DynamicLossScale)):
+        raise TypeError(f"{where}: loss_scale must be a jnn.mixed_precision loss scale such "
+                        f"as DynamicLossScale(); got {type(loss_scale).__name__}.")
+    return mp.MixedPrecision(model, policy), policy.cast_to_param(params), loss_scale
+
+
 def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack,
-                batch_sharding=None):
+                batch_sharding=None, scaling=False):
     metric_fns = dict(metric_items)
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def step(carry, inputs):
-        params, state, opt_state, ok = carry
+        params, state, opt_state, ok, loss_scale = carry
         (xb, yb), key = inputs
         xb, yb = _shard_batch(batch_sharding, xb, yb)
         if attack is not None:  # adversarial training: fit the attacked batch
@@ -176,8 +194,20 @@ def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder
             predictions, new_state = model.apply(p, state, xb, key=key, train=True)
             return loss(predictions, yb) + collect_penalties(new_state), (predictions, new_state)
 
-        (value, (predictions, new_state)), grads = jax.value_and_grad(
-            objective, has_aux=True)(params)
+        if scaling:  # mixed precision: differentiate the scaled loss, unscale the grads
+            def scaled(p):
+                value, aux = objective(p)
+                return loss_scale.scale(value), (value, aux)
+
+            (_, (value, (predictions, new_state))), grads = jax.value_and_grad(
+                scaled, has_aux=True)(params)
+            grads = loss_scale.unscale(grads)
+            grads_finite = mp.all_finite(grads)
+            loss_scale = loss_scale.adjust(grads_finite)
+        else:
+            (value, (predictions, new_state)), grads = jax.value_and_grad(
+                objective, has_aux=True)(params)
+            grads_finite = True
         ok = ok & jnp.isfinite(value)
 
         def update(_):
@@ -192,18 +222,21 @@ def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder
         # Once a loss is non-finite, hold the last finite params for the rest of the epoch.
         # A cond rather than a select per leaf: selecting between old and new values keeps
         # both alive, and XLA then copies the whole carry every step (~10% of a step).
-        carry = (*jax.lax.cond(ok, update, lambda _: (params, state, opt_state), None), ok)
+        # With loss scaling, a step whose scaled gradients overflowed is skipped (the scale
+        # was lowered above) and training goes on.
+        carry = (*jax.lax.cond(ok & grads_finite, update, lambda _: (params, state, opt_state),
+                               None), ok, loss_scale)
         logged = {name: fn(predictions, yb) for name, fn in metric_fns.items()}
         return carry, (value, logged)
 
-    def epoch(params, state, opt_state, x, y, key):
+    def epoch(params, state, opt_state, loss_scale, x, y, key):
         shuffle_key, steps_key = jax.random.split(key)
         xs, ys = epoch_batches(shuffle_key, (x, y), batch_size, drop_remainder=drop_remainder)
         keys = jax.random.split(steps_key, xs.shape[0])
-        (params, state, opt_state, _), (losses, logged) = jax.lax.scan(
-            step, (params, state, opt_state, jnp.array(True)), ((xs, ys), keys))
+        (params, state, opt_state, _, loss_scale), (losses, logged) = jax.lax.scan(
+            step, (params, state, opt_state, jnp.array(True), loss_scale), ((xs, ys), keys))
         logs = {"loss": jnp.mean(losses)} | {k: jnp.mean(v) for k, v in logged.items()}
-        return params, state, opt_state, logs, losses
+        return params, state, opt_state, loss_scale, logs, losses
 
     return jax.jit(epoch, donate_argnums=(0, 1, 2))
 
@@ -288,6 +321,8 @@ def fit(
     print_fn: Callable[[str], None] = print,
     mesh: jax.sharding.Mesh | None = None,
     data_axis: str = "data",
+    precision: Any = None,
+    loss_scale: Any = None,
 ) -> tuple[Any, Any, Any, History]:
     """Train ``model`` with ``optimizer`` on ``loss``; each epoch is one compiled call.
 
@@ -339,6 +374,15 @@ def fit(
             the same global batches up to float rounding. ``batch_size`` must be a
             multiple of the number of devices along ``data_axis``.
         data_axis: the mesh axis the batch is split over; other axes see replicas.
+        precision: mixed precision, e.g. ``"bfloat16"`` or a
+            :class:`jnn.mixed_precision.Policy`: the model runs as
+            ``MixedPrecision(model, precision)`` (float32 params and BatchNorm statistics,
+            compute in the policy's dtype) for training and validation; the returned model
+            params keep the policy's param dtype.
+        loss_scale: a ``jnn.mixed_precision`` loss scale carried through training. By
+            default ``DynamicLossScale()`` when the compute dtype is float16 (whose
+            small gradients underflow), none otherwise. Steps whose scaled gradients
+            overflow are skipped and the scale is lowered.
 
     Returns:
         ``(params, state, opt_state, history)``.
@@ -376,6 +420,7 @@ def fit(
         val_x, val_y, val_summary = _check_pair(where, "val_data", val_data)
         _check_labels(where, model, params, state, val_x, val_y, val_summary)
     metric_fns = _metrics.resolve(metrics)
+    model, params, loss_scale = _apply_precision(where, model, params, precision, loss_scale)
     if accumulate_steps > 1:
         optimizer = optax.MultiSteps(optimizer, accumulate_steps).gradient_transformation()
 
@@ -388,7 +433,8 @@ def fit(
                           history=History() if history is None else history)
     metric_items = tuple(metric_fns.items())
     epoch_fn = _cached(_make_epoch, model, optimizer, loss, metric_items, batch_size,
-                       drop_remainder, attack, batch_sharding)
+                       drop_remainder, attack, batch_sharding,
+                       not isinstance(loss_scale, mp.NoLossScale))
     evaluate_fn = (_cached(_make_evaluate, model, loss, metric_items, None, batch_sharding)
                    if val_data is not None else None)
     for callback in callbacks:
@@ -397,8 +443,9 @@ def fit(
     try:
         for epoch in range(initial_epoch, epochs):
             ctx.epoch = epoch
-            ctx.params, ctx.state, ctx.opt_state, logs, step_losses = epoch_fn(
-                ctx.params, ctx.state, ctx.opt_state, x, y, jax.random.fold_in(key, epoch))
+            ctx.params, ctx.state, ctx.opt_state, loss_scale, logs, step_losses = epoch_fn(
+                ctx.params, ctx.state, ctx.opt_state, loss_scale, x, y,
+                jax.random.fold_in(key, epoch))
             logs, step_losses = jax.device_get((logs, step_losses))
             bad = np.flatnonzero(~np.isfinite(step_losses))
             if bad.size:
