@@ -37,10 +37,10 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _curvature_problem import loss, problem  # noqa: E402
 from _timing import compare, is_quick, print_table  # noqa: E402
 
 from jnn.curvature import (  # noqa: E402
@@ -52,35 +52,7 @@ from jnn.curvature import (  # noqa: E402
 )
 from jnn.optim import newton, newton_cg  # noqa: E402
 
-N_SAMPLES, D_IN, CLASSES = 512, 32, 10
 WIDTHS = {"1k": 17, "5k": 53}
-
-
-def init_mlp(key, width):
-    sizes = [D_IN, width, width, CLASSES]
-    params = []
-    for k, (a, b) in zip(jax.random.split(key, 3), zip(sizes[:-1], sizes[1:])):
-        params.append({"kernel": jax.random.normal(k, (a, b)) / np.sqrt(a), "bias": jnp.zeros(b)})
-    return params
-
-
-def apply_mlp(params, x):
-    for layer in params[:-1]:
-        x = jnp.tanh(x @ layer["kernel"] + layer["bias"][None])
-    return x @ params[-1]["kernel"] + params[-1]["bias"][None]
-
-
-def loss(params, batch):
-    x, y = batch
-    logp = jax.nn.log_softmax(apply_mlp(params, x))
-    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-
-
-def problem(width, seed=0):
-    kx, kt, kp = jax.random.split(jax.random.key(seed), 3)
-    x = jax.random.normal(kx, (N_SAMPLES, D_IN))
-    y = jnp.argmax(apply_mlp(init_mlp(kt, 64), x), axis=1)
-    return init_mlp(kp, width), (x, y)
 
 
 def spectrum_edges(params, batch):
