@@ -84,14 +84,17 @@ def test_mesh_errors_are_clear(spirals):
     args = (MLP, params, state, ADAM, losses.softmax_cross_entropy, spirals)
     kw = dict(epochs=1, key=jax.random.key(0), verbose=0)
     mesh = mesh_of((8,), ("data",))
+    # The shared checks of jnn.parallel, naming fit's own arguments.
     with pytest.raises(ValueError, match=r"fit: batch_size=30 is not divisible by the 8 devices "
-                                         r"along mesh axis 'data'; .* batch_size=24 or 32"):
+                                         r"on mesh axis 'data'; use a multiple of 8, e.g. "
+                                         r"batch_size=24 or 32\."):
         fit(*args, batch_size=30, mesh=mesh, **kw)
-    with pytest.raises(ValueError, match=r"data_axis='batch' is not an axis of the mesh; its "
-                                         r"axes are \['data', 'model'\]"):
+    with pytest.raises(ValueError, match=r"fit: mesh has no axis 'batch'; its axes are "
+                                         r"\('data', 'model'\)\. Pass data_axis= one of those"):
         fit(*args, batch_size=32, mesh=mesh_of((4, 2), ("data", "model")), data_axis="batch",
             **kw)
-    with pytest.raises(TypeError, match=r"fit: mesh must be a jax.sharding.Mesh .* got list"):
+    with pytest.raises(TypeError, match=r"fit: mesh must be a jax.sharding.Mesh; got list\. "
+                                        r"Build one with jnn.parallel.data_mesh\(\)"):
         fit(*args, batch_size=32, mesh=jax.devices(), **kw)
     with pytest.raises(ValueError, match=r"evaluate: batch_size=12 is not divisible by the 8"):
         evaluate(MLP, params, state, losses.softmax_cross_entropy, spirals, batch_size=12,
@@ -152,3 +155,44 @@ def test_mismatched_sharding_requests_are_clear(tmp_path):
         ckpt.restore(like, mesh=mesh8, shardings=odd)
     with pytest.raises(TypeError, match=r"mesh must be a jax.sharding.Mesh"):
         ckpt.restore(like, mesh="data")
+
+
+CNN_SYNCED = Sequential([Conv(4, (3, 3)), BatchNorm(momentum=0.9, axis_name="data"), jax.nn.relu,
+                         Flatten(), Dense(3)])
+
+
+def test_shard_map_fit_equals_single_device_fit(spirals):
+    single = run_fit(MLP, spirals, None, metrics=["accuracy"])
+    local = run_fit(MLP, spirals, mesh_of((8,), ("data",)), parallel="shard_map",
+                    metrics=["accuracy"])
+    assert_trees_close(local[0], single[0], rtol=1e-5, atol=1e-6)
+    assert_trees_close(local[2], single[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(local[3]["loss"], single[3]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(local[3]["accuracy"], single[3]["accuracy"], rtol=1e-6)
+    assert local[0][0]["kernel"].sharding.is_fully_replicated
+
+
+def test_shard_map_fit_with_synced_batchnorm_keeps_global_statistics():
+    x = jax.random.normal(jax.random.key(3), (64, 6, 6, 1))
+    y = jax.random.randint(jax.random.key(4), (64,), 0, 3)
+    mesh = mesh_of((8,), ("data",))
+    # BatchNorm(axis_name="data") averages its statistics over the shards: the result
+    # equals the default (GSPMD) mesh fit, whose statistics are global.
+    gspmd = run_fit(CNN, (x, y), mesh, SGD)
+    local = run_fit(CNN_SYNCED, (x, y), mesh, SGD, parallel="shard_map")
+    assert_trees_close(local[1], gspmd[1], rtol=1e-5, atol=1e-6)
+    assert_trees_close(local[0], gspmd[0], rtol=1e-4, atol=1e-5)
+    # Per-shard statistics would silently change training: refused, naming the entry.
+    with pytest.raises(ValueError, match=r"fit: parallel='shard_map' .* state entry \[1\]"
+                                         r"\['mean'\] depends on that shard alone.* "
+                                         r"BatchNorm\(axis_name='data'\)"):
+        run_fit(CNN, (x, y), mesh, SGD, parallel="shard_map")
+
+
+def test_parallel_errors_are_clear(spirals):
+    with pytest.raises(ValueError, match=r"fit: parallel='shard_map' runs the step on a mesh; "
+                                         r"pass mesh=jnn.parallel.data_mesh\(\)"):
+        run_fit(MLP, spirals, None, parallel="shard_map")
+    with pytest.raises(ValueError, match=r"fit: parallel must be 'sharding' or 'shard_map'; "
+                                         r"got 'pmap'"):
+        run_fit(MLP, spirals, mesh_of((8,), ("data",)), parallel="pmap")

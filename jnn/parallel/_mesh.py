@@ -80,7 +80,8 @@ def _axis_names(where: str, axis_name: Any) -> tuple[str, ...]:
     return names
 
 
-def check_mesh(where: str, mesh: Any, axis_name: Any = "data") -> int:
+def check_mesh(where: str, mesh: Any, axis_name: Any = "data", *,
+               arg: str = "axis_name") -> int:
     """Check that ``mesh`` is a ``Mesh`` with the axis ``axis_name``; return that axis's size.
 
     Used by every function that takes ``mesh=``, so they all fail the same way. A tuple of
@@ -90,6 +91,8 @@ def check_mesh(where: str, mesh: Any, axis_name: Any = "data") -> int:
       where: the public function's name, for the message.
       mesh: the mesh to check.
       axis_name: the axis the batch (or grid) is split along, or a tuple of axes.
+      arg: the caller's name for ``axis_name`` (e.g. ``"data_axis"`` in ``fit``), so the
+        message names the argument to change.
 
     Returns:
       The number of devices along ``axis_name``.
@@ -112,22 +115,25 @@ def check_mesh(where: str, mesh: Any, axis_name: Any = "data") -> int:
         if name not in mesh.axis_names:
             raise ValueError(
                 f"{where}: mesh has no axis {name!r}; its axes are {tuple(mesh.axis_names)}. "
-                f"Pass axis_name= one of those, or build the mesh with "
+                f"Pass {arg}= one of those, or build the mesh with "
                 f"jnn.parallel.data_mesh(axis_name={name!r})."
             )
         size *= mesh.shape[name]
     return size
 
 
-def check_divisible(where: str, name: str, size: int, mesh: Any, axis_name: Any = "data") -> int:
+def check_divisible(where: str, name: str, size: int, mesh: Any, axis_name: Any = "data", *,
+                    arg: str = "axis_name") -> int:
     """Check that ``size`` splits evenly over the devices of ``axis_name``; return their number.
 
     Args:
       where: the public function's name, for the message.
-      name: what ``size`` counts, e.g. ``"global batch"``.
+      name: what ``size`` counts, e.g. ``"global batch"``, or the argument that holds it
+        (an identifier such as ``"batch_size"``, printed as ``batch_size=30``).
       size: the length to split (a batch size, a number of grid points).
       mesh: the mesh (checked with :func:`check_mesh`).
       axis_name: the mesh axis (or tuple of axes) it is split along.
+      arg: the caller's name for ``axis_name``, passed on to :func:`check_mesh`.
 
     Returns:
       The number of devices along ``axis_name``.
@@ -142,12 +148,16 @@ def check_divisible(where: str, name: str, size: int, mesh: Any, axis_name: Any 
       >>> jnn.parallel.check_divisible("fit", "global batch", 100, mesh)
       1
     """
-    n = check_mesh(where, mesh, axis_name)
+    n = check_mesh(where, mesh, axis_name, arg=arg)
     if size % n:
         lower, upper = size // n * n, (size // n + 1) * n
         nearest = f"{lower} or {upper}" if lower else f"{upper}"
+        if name.isidentifier():  # an argument: name it as the caller writes it
+            subject, fix = f"{name}={size}", f"use a multiple of {n}, e.g. {name}={nearest}"
+        else:
+            subject, fix = f"{name} {size}", f"use {nearest}"
         raise ValueError(
-            f"{where}: {name} {size} is not divisible by the {n} devices on mesh axis "
-            f"{axis_name!r}; use {nearest}."
+            f"{where}: {subject} is not divisible by the {n} devices on mesh axis "
+            f"{axis_name!r}; {fix}."
         )
     return n
