@@ -245,6 +245,111 @@ def bench_steps(mesh, per_device, rounds):
     return results
 
 
+# ----------------------------------------------------------- whole epochs (what fit runs)
+
+
+def raw_epoch(mesh, optimizer, batch_size, local):
+    """A hand-written scanned epoch: shuffle into minibatches (``jnn.data.epoch_batches``,
+    the same order ``fit`` uses for the same key), then one Adam step per minibatch in a
+    ``lax.scan``, with the NamedSharding step (``local=False``: each minibatch constrained
+    to ``P('data')``, XLA places the all-reduce) or the shard_map + pmean step."""
+    batch = NamedSharding(mesh, P("data"))
+
+    def global_step(carry, xy):
+        params, opt_state = carry
+        x, y = (jax.lax.with_sharding_constraint(a, batch) for a in xy)
+        loss, grads = jax.value_and_grad(raw_loss)(params, x, y)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    def local_step(carry, x, y):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(raw_loss)(
+            jax.lax.pcast(params, "data", to="varying"), x, y)
+        grads, loss = jax.lax.pmean((grads, loss), "data")
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    mapped = jax.shard_map(local_step, mesh=mesh, in_specs=(P(), P("data"), P("data")),
+                           out_specs=P())
+    step = (lambda carry, xy: mapped(carry, *xy)) if local else global_step
+
+    def epoch(params, opt_state, x, y, key):
+        shuffle_key, _ = jax.random.split(key)
+        xs, ys = jnn.data.epoch_batches(shuffle_key, (x, y), batch_size)
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (xs, ys))
+        return params, opt_state, losses
+
+    return jax.jit(epoch, donate_argnums=(0, 1))
+
+
+class EpochRunner:
+    """A zero-argument callable running one epoch in place (donated carry passed on);
+    ``fixed`` are the trailing arguments (data, key) and ``n_carry`` the leading outputs
+    fed back."""
+
+    def __init__(self, epoch, carry, fixed, n_carry, middle=()):
+        self.epoch, self.carry, self.fixed, self.n_carry = epoch, carry, fixed, n_carry
+        self.middle = middle  # fit's loss scale: passed after the carry, not donated
+
+    def __call__(self):
+        out = self.epoch(*self.carry, *self.middle, *self.fixed)
+        self.carry = out[: self.n_carry]
+        return out[-1]
+
+
+def bench_epochs(mesh, per_device, steps, rounds):
+    """``fit``'s compiled epoch (both ``parallel=`` modes) vs hand-written scanned epochs."""
+    from jnn.mixed_precision import NoLossScale
+    from jnn.train._fit import _batch_sharding, _make_epoch
+
+    batch_size = per_device * mesh.size
+    x, y = make_data(batch_size * steps, seed=2)
+    optimizer = optax.adam(LEARNING_RATE)
+    params, state = jax.tree.map(np.asarray, MODEL.init(jax.random.key(0), x[:1]))
+    data = jnn.parallel.replicate((x, y), mesh)  # fit replicates the data, then shuffles
+    key = jax.random.key(3)
+    sharding = _batch_sharding("bench", mesh, "data", batch_size)
+
+    def fit_epoch(local):
+        return _make_epoch(MODEL, optimizer, jnn.losses.softmax_cross_entropy, (), batch_size,
+                           True, None, sharding, False, local)
+
+    def jnn_carry():
+        p = jnn.parallel.replicate(params, mesh)
+        return [p, jnn.parallel.replicate(state, mesh),
+                jnn.parallel.replicate(optimizer.init(p), mesh)]
+
+    def raw_carry():
+        p = jnn.parallel.replicate(to_raw(params), mesh)
+        return [p, jnn.parallel.replicate(optimizer.init(p), mesh)]
+
+    candidates = {
+        "raw_named epoch": EpochRunner(raw_epoch(mesh, optimizer, batch_size, False),
+                                       raw_carry(), (*data, key), 2),
+        "raw_shard_map epoch": EpochRunner(raw_epoch(mesh, optimizer, batch_size, True),
+                                           raw_carry(), (*data, key), 2),
+        "fit epoch": EpochRunner(fit_epoch(False), jnn_carry(), (*data, key), 3,
+                                 (NoLossScale(),)),
+        "fit epoch shard_map": EpochRunner(fit_epoch(True), jnn_carry(), (*data, key), 3,
+                                           (NoLossScale(),)),
+    }
+    # Same start, same minibatches: the four epochs' losses agree to float32 rounding.
+    losses = {name: np.asarray(run()) for name, run in candidates.items()}
+    spread = max(float(np.max(np.abs(v - losses["raw_named epoch"]))) for v in losses.values())
+    print(f"epoch of {steps} steps: max |step loss - raw_named's| over candidates = "
+          f"{spread:.1e}")
+    res = compare(candidates, "raw_named epoch", rounds=rounds,
+                  title=f"one epoch ({steps} Adam steps, batch {per_device} x {mesh.size}) "
+                        "per call: fit's compiled epoch vs hand-written scanned epochs")
+    for r in res.values():
+        r["per_step_s"] = r["median_s"] / steps
+    print_table(["candidate", "ms per step"],
+                [[name, f"{1e3 * r['per_step_s']:.2f}"] for name, r in res.items()],
+                title="per step (epoch median / steps)")
+    return res
+
+
 def bench_weak_scaling(mesh, per_device, rounds):
     optimizer = optax.adam(LEARNING_RATE)
     one = jnn.parallel.data_mesh(jax.devices()[:1])
@@ -305,22 +410,33 @@ def main():
     parser.add_argument("--per-device", type=int, default=None, help="examples per device")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--grid", type=int, default=None, help="landscape grid side")
+    parser.add_argument("--steps", type=int, default=None, help="steps per timed epoch")
     args = parser.parse_args()
     quick = is_quick() or args.quick
     per_device = args.per_device or (16 if quick else 128)
     rounds = args.rounds or (3 if quick else 21)
     grid = args.grid or (8 if quick else 32)
+    steps_per_epoch = args.steps or (2 if quick else 8)
 
     mesh = jnn.parallel.data_mesh()
     print(f"backend {jax.default_backend()}, {mesh.size} devices: {jax.devices()[0].device_kind}")
     t0 = time.perf_counter()
     steps = bench_steps(mesh, per_device, rounds)
+    epochs = bench_epochs(mesh, per_device, steps_per_epoch, rounds)
     overhead = bench_weak_scaling(mesh, per_device, rounds)
     land = bench_landscape(mesh, grid, rounds)
     summary = collections.OrderedDict([
         ("jnn / raw_named (paired)", f"{steps['jnn']['ratio_paired']:.3f}  target <= 1.05"),
         ("jnn / raw_shard_map (paired)", f"{paired(steps, 'jnn', 'raw_shard_map'):.3f}"
                                          "  target <= 1.05"),
+        ("fit epoch / raw_named epoch (paired)",
+         f"{epochs['fit epoch']['ratio_paired']:.3f}  target <= 1.05"),
+        ("fit epoch / raw_shard_map epoch (paired)",
+         f"{paired(epochs, 'fit epoch', 'raw_shard_map epoch'):.3f}  target <= 1.05"),
+        ("fit epoch shard_map / raw_shard_map epoch (paired)",
+         f"{paired(epochs, 'fit epoch shard_map', 'raw_shard_map epoch'):.3f}  target <= 1.05"),
+        ("fit epoch shard_map / fit epoch (paired)",
+         f"{paired(epochs, 'fit epoch shard_map', 'fit epoch'):.3f}"),
         ("weak-scaling overhead", f"{overhead:.3f}"),
         ("landscape sharded / single throughput",
          f"{1 / land[f'mesh ({mesh.size})']['ratio_paired']:.2f}x"),

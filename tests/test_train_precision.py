@@ -16,6 +16,7 @@ from jnn.train import fit
 
 MODEL = Sequential([Dense(32), jax.nn.relu, Dense(2)])
 EPOCHS = 4
+ADAM = optax.adam(1e-2)  # shared, so fit reuses its compiled epochs across calls
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +24,12 @@ def data():
     return jnn.data.spirals(jax.random.key(0), 256)
 
 
-def _fit(data, **kw):
+def _fit(data, params=None, state=None, epochs=EPOCHS, **kw):
     x, y = data
-    params, state = MODEL.init(jax.random.key(1), x)
-    return fit(MODEL, params, state, optax.adam(1e-2), losses.softmax_cross_entropy, data,
-               epochs=EPOCHS, batch_size=32, key=jax.random.key(2), verbose=0, **kw)
+    if params is None:
+        params, state = MODEL.init(jax.random.key(1), x)
+    return fit(MODEL, params, state, ADAM, losses.softmax_cross_entropy, data,
+               epochs=epochs, batch_size=32, key=jax.random.key(2), verbose=0, **kw)
 
 
 def test_bfloat16_fit_tracks_float32(data):
@@ -68,7 +70,24 @@ def test_float16_fit_scales_the_loss_as_a_hand_written_loop_does(data):
             p, o, scale, v = step(p, o, scale, xs[i], ys[i])
             values.append(v)
         np.testing.assert_allclose(history["loss"][epoch], np.mean(values), rtol=1e-3)
+        # The dynamic scale after each epoch is logged.
+        assert history["loss_scale"][epoch] == float(scale.loss_scale)
     assert_trees_close(fitted, p, rtol=1e-3, atol=1e-4)
+
+
+def test_resumed_float16_fit_continues_from_the_logged_loss_scale(data):
+    # 2**30 overflows float16 gradients: the scale halves on the first steps and settles
+    # between the start and the default 2**15 (no growth within 2000 steps).
+    start = dict(precision="float16", loss_scale=mp.DynamicLossScale(scale=2.0**30))
+    whole = _fit(data, **start)
+    assert 2.0**15 < whole[3]["loss_scale"][1] < 2.0**30
+    half = _fit(data, **{**start, "epochs": 2})
+    resumed = _fit(data, params=half[0], state=half[1], opt_state=half[2], history=half[3],
+                   initial_epoch=2, precision="float16")
+    # Without the logged scale the run would restart at 2**15 (and skip other steps).
+    np.testing.assert_array_equal(resumed[3]["loss_scale"], whole[3]["loss_scale"])
+    np.testing.assert_allclose(resumed[3]["loss"], whole[3]["loss"], rtol=1e-6)
+    assert_trees_close(resumed[0], whole[0], rtol=1e-6, atol=1e-7)
 
 
 def test_fit_precision_rejects_bad_input(data):
