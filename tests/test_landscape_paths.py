@@ -158,3 +158,24 @@ def test_trajectory_bad_input(key):
         trajectory_pca([p, {"v": jnp.ones(3)}])
     with pytest.raises(ValueError, match=r"TrajectoryRecorder: every must be a positive"):
         TrajectoryRecorder(every=0)
+
+
+def test_interpolation_split_over_eight_devices_equals_single_device():
+    import jnn.parallel
+
+    mesh = jnn.parallel.data_mesh()
+    model, batch, ((pa, sa), (pb, sb)) = _bn_endpoints(jnp.float32)
+    alphas = jnp.linspace(-0.5, 1.5, 11)  # 11 points: padded to a multiple of 8
+    loss = jnn.objective(model, CE, sa)
+    alone = interpolate(loss, pa, pb, alphas, batch)
+    split = interpolate(loss, pa, pb, alphas, batch, mesh=mesh)
+    np.testing.assert_allclose(split.loss, alone.loss, rtol=1e-6)
+    assert split.metadata["devices"] == 8
+    kw = dict(state="recompute", metrics={"accuracy": jnn.losses.accuracy})
+    alone = interpolate_model(model, CE, (pa, sa), (pb, sb), alphas, batch, **kw)
+    split = interpolate_model(model, CE, (pa, sa), (pb, sb), alphas, batch, mesh=mesh, **kw)
+    np.testing.assert_allclose(split.loss, alone.loss, rtol=1e-5)
+    np.testing.assert_array_equal(split.metrics["accuracy"], alone.metrics["accuracy"])
+    with pytest.raises(ValueError, match=r"interpolate: mesh has no axis 'batch'; its axes are "
+                                         r"\('data',\)"):
+        interpolate(loss, pa, pb, alphas, batch, mesh=mesh, axis_name="batch")

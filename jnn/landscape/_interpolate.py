@@ -60,6 +60,8 @@ def interpolate(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r"""The loss on the straight path between two solutions (or initialization and solution).
 
@@ -79,6 +81,8 @@ def interpolate(
       alphas: ``(n,)`` strictly increasing coefficients, e.g. ``jnp.linspace(-0.5, 1.5, 41)``.
       batch, metrics, chunk_size, memory_budget_bytes, minibatches, weights: as in
         :func:`line`.
+      mesh, axis_name: as in :func:`line`: the coefficients are split over the devices of
+        ``axis_name`` (both endpoints and the data replicated).
 
     Returns:
       :class:`Landscape` with ``loss`` of shape ``(n,)``.
@@ -102,7 +106,8 @@ def interpolate(
     alphas = check_grid(where, "alphas", alphas)
     return evaluate_grid(where, "interpolate", ConvexSpec(loss, metrics), (params_a, params_b),
                          [alphas], batch, minibatches=minibatches, weights=weights,
-                         chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
+                         chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes,
+                         mesh=mesh, axis_name=axis_name)
 
 
 def _momentum(model, params, state, x, key):
@@ -191,6 +196,8 @@ def interpolate_model(
     memory_budget_bytes: int | None = None,
     minibatches: bool = False,
     weights: Any = None,
+    mesh: Any = None,
+    axis_name: Any = "data",
 ) -> Landscape:
     r"""Interpolate a model with state (BatchNorm) between two solutions, in evaluation mode.
 
@@ -226,6 +233,8 @@ def interpolate_model(
       metrics: functions ``metric(predictions, targets) -> scalar`` (e.g.
         ``jnn.losses.accuracy``), a dict by name or a list.
       chunk_size, memory_budget_bytes, weights: as in :func:`line`.
+      mesh, axis_name: as in :func:`line`: the coefficients are split over the devices of
+        ``axis_name``; each device recomputes the statistics of its own points.
 
     Returns:
       :class:`Landscape` with ``loss`` of shape ``(n,)``.
@@ -287,4 +296,4 @@ def interpolate_model(
     return evaluate_grid(where, "interpolate_model", spec, base, [alphas], batch,
                          minibatches=minibatches, weights=weights, chunk_size=chunk_size,
                          memory_budget_bytes=memory_budget_bytes,
-                         extra_metadata={"state": state})
+                         extra_metadata={"state": state}, mesh=mesh, axis_name=axis_name)
