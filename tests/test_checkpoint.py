@@ -67,7 +67,7 @@ def test_async_saves_of_donated_training_state_restore_exactly(tmp_path, data):
     params, state, optimizer, _ = init(data)
     kw = dict(batch_size=16, key=jax.random.key(4), verbose=0)
     ckpt = Checkpointer(tmp_path / "async", max_to_keep=4)
-    assert ckpt._manager._options.enable_async_checkpointing
+    assert ckpt.async_save
     fit(MODEL, params, state, optimizer, losses.softmax_cross_entropy, data, epochs=3,
         callbacks=[Checkpoint(ckpt)], **kw)
     fresh = init(data)
