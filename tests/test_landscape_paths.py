@@ -179,3 +179,29 @@ def test_interpolation_split_over_eight_devices_equals_single_device():
     with pytest.raises(ValueError, match=r"interpolate: mesh has no axis 'batch'; its axes are "
                                          r"\('data',\)"):
         interpolate(loss, pa, pb, alphas, batch, mesh=mesh, axis_name="batch")
+
+
+def test_trajectory_tools_split_over_eight_devices_equal_single_device(key):
+    import jnn.parallel
+
+    mesh = jnn.parallel.data_mesh()
+    # A random walk of 6 points with 37 params (padded to 40 on the mesh), drifting so
+    # that the principal directions are well separated.
+    steps = np.asarray(jax.random.normal(key, (6, 37))) * np.linspace(3.0, 0.3, 37)
+    flat = np.cumsum(steps + 2.0, axis=0).astype(np.float32)
+    path = [{"k": jnp.asarray(f[:30].reshape(5, 6)), "b": jnp.asarray(f[30:])} for f in flat]
+    for origin in ("final", path[2]):
+        alone = trajectory_pca(path, k=2, origin=origin)
+        split = trajectory_pca(path, k=2, origin=origin, mesh=mesh)
+        for got, want in zip(split.directions, alone.directions):
+            assert_trees_close(got, want, rtol=0, atol=2e-4)
+        np.testing.assert_allclose(split.coordinates, alone.coordinates, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(split.explained_variance_ratio,
+                                   alone.explained_variance_ratio, rtol=1e-4)
+        assert_trees_close(split.origin, alone.origin, rtol=0, atol=0)
+    projected = project_trajectory(path, path[-1], alone.directions, mesh=mesh)
+    np.testing.assert_allclose(projected,
+                               project_trajectory(path, path[-1], alone.directions),
+                               rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match=r"project_trajectory: mesh has no axis 'batch'"):
+        project_trajectory(path, path[-1], alone.directions, mesh=mesh, axis_name="batch")

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from .._checks import positive_int
+from ..parallel._mesh import check_mesh
 from ..train._callbacks import Callback
 from ._validate import check_like, check_params
 
@@ -98,8 +99,33 @@ def _stack(where: str, trajectory: Sequence[Any], min_len: int = 2):
     return jnp.stack([ravel_pytree(p)[0] for p in trajectory]), unravel
 
 
-def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "final"
-                   ) -> TrajectoryPCA:
+def _split_params_axis(where: str, vectors: jax.Array, mesh: Any, axis_name: Any
+                       ) -> jax.Array:
+    """``vectors`` (rows of raveled params) with the params axis split over ``axis_name``:
+    zero-padded to a multiple of the devices (zeros change no inner product)."""
+    devices = check_mesh(where, mesh, axis_name)
+    vectors = jnp.pad(vectors, ((0, 0), (0, -vectors.shape[1] % devices)))
+    spec = jax.sharding.PartitionSpec(None, axis_name)
+    return jax.device_put(vectors, jax.sharding.NamedSharding(mesh, spec))
+
+
+@jax.jit
+def _principal_axes_gram(M: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""``(mean, s**2, V^T)`` of ``M - mean`` from the ``(T, T)`` Gram matrix: with the
+    params axis split over devices, the only communication is the all-reduce of
+    :math:`C C^\top` (and each device forms its columns of :math:`V^\top = \Sigma^{-1}
+    U^\top C`)."""
+    mean = jnp.mean(M, axis=0)
+    centered = M - mean[None]
+    variance, u = jnp.linalg.eigh(centered @ centered.T)
+    variance, u = jnp.maximum(variance[::-1], 0), u[:, ::-1]  # descending
+    s = jnp.sqrt(variance)
+    vt = (u.T @ centered) / jnp.where(s > 0, s, 1)[:, None]
+    return mean, variance, vt
+
+
+def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "final",
+                   mesh: Any = None, axis_name: Any = "data") -> TrajectoryPCA:
     r"""The top-``k`` principal directions of a training trajectory, and its coordinates.
 
     Li et al. (2018, Sec. 7) plot optimization paths on the plane of the first two
@@ -120,6 +146,13 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
       trajectory: a list of params pytrees (or a :class:`TrajectoryRecorder`).
       k: how many directions, at most ``len(trajectory) - 1``.
       origin: ``"final"``, ``"mean"``, or a params pytree.
+      mesh: a :class:`jax.sharding.Mesh` (e.g. ``jnn.parallel.data_mesh()``) to split the
+        params axis of :math:`M` over its devices (for models whose trajectory matrix is
+        large): the decomposition then comes from the :math:`T \times T` Gram matrix
+        :math:`(M - \bar M)(M - \bar M)^\top = U \Sigma^2 U^\top`, with
+        :math:`V^\top = \Sigma^{-1} U^\top (M - \bar M)`; the same result up to
+        rounding.
+      axis_name: the mesh axis (or tuple of axes) the params axis is split along.
 
     Returns:
       :class:`TrajectoryPCA`.
@@ -141,9 +174,14 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
     if k > M.shape[0] - 1:
         raise ValueError(f"{where}: k={k} directions need at least k + 1 = {k + 1} recorded "
                          f"points; the trajectory has {M.shape[0]}. Use k <= {M.shape[0] - 1}.")
-    mean = jnp.mean(M, axis=0)
-    _, s, vt = jnp.linalg.svd(M - mean[None], full_matrices=False)
-    variance = s**2
+    size = M.shape[1]
+    if mesh is None:
+        mean = jnp.mean(M, axis=0)
+        _, s, vt = jnp.linalg.svd(M - mean[None], full_matrices=False)
+        variance = s**2
+    else:
+        M = _split_params_axis(where, M, mesh, axis_name)
+        mean, variance, vt = _principal_axes_gram(M)
     vt = vt[:k]
     # Fix each direction's sign so that the path runs towards +: reproducible plots.
     sign = jnp.where(vt @ (M[-1] - M[0]) < 0, -1.0, 1.0).astype(vt.dtype)
@@ -154,15 +192,18 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
                              f"{origin!r}.")
         center = M[-1] if origin == "final" else mean
     else:
-        check_like(where, "origin", origin, "trajectory[0]", unravel(M[0]))
+        check_like(where, "origin", origin, "trajectory[0]", unravel(M[0, :size]))
         center = ravel_pytree(origin)[0]
+        if mesh is not None:
+            center = _split_params_axis(where, center[None], mesh, axis_name)[0]
     coordinates = (M - center[None]) @ vt.T
     ratio = variance[:k] / jnp.maximum(jnp.sum(variance), jnp.finfo(variance.dtype).tiny)
-    return TrajectoryPCA([unravel(v) for v in vt], coordinates, ratio, unravel(center))
+    return TrajectoryPCA([unravel(v[:size]) for v in vt], coordinates, ratio,
+                         unravel(center[:size]))
 
 
-def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Sequence[Any]
-                       ) -> jax.Array:
+def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Sequence[Any], *,
+                       mesh: Any = None, axis_name: Any = "data") -> jax.Array:
     r"""Coordinates of each point of a trajectory in the span of (any) directions.
 
     The least-squares coordinates, exact for points in the span and the orthogonal
@@ -177,6 +218,10 @@ def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Seque
       trajectory: a list of params pytrees (or a :class:`TrajectoryRecorder`).
       origin: :math:`\theta^*`, the center of the plane (the ``params`` of :func:`plane`).
       directions: the ``k`` directions (e.g. ``(d1, d2)`` of :func:`plane`).
+      mesh: a :class:`jax.sharding.Mesh` to split the params axis over its devices (each
+        device contracts its share; the small :math:`k \times k` and :math:`k \times T`
+        products are all-reduced); the same result up to rounding.
+      axis_name: the mesh axis (or tuple of axes) the params axis is split along.
 
     Returns:
       ``(T, k)`` coordinates, in units of the directions (the ``alphas``/``betas`` axes).
@@ -197,6 +242,14 @@ def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Seque
         raise ValueError(f"{where}: directions is empty; pass e.g. (d1, d2).")
     for i, d in enumerate(directions):
         check_like(where, f"directions[{i}]", d, "trajectory[0]", trajectory[0])
-    D = jnp.stack([ravel_pytree(d)[0] for d in directions], axis=1)  # (p, k)
-    diffs = M - ravel_pytree(origin)[0][None]
-    return jnp.linalg.solve(D.T @ D, D.T @ diffs.T).T
+    Dt = jnp.stack([ravel_pytree(d)[0] for d in directions])  # (k, p)
+    center = ravel_pytree(origin)[0][None]
+    if mesh is not None:
+        M, Dt, center = (_split_params_axis(where, a, mesh, axis_name) for a in (M, Dt, center))
+    return _least_squares_coordinates(M, Dt, center)
+
+
+@jax.jit
+def _least_squares_coordinates(M: jax.Array, Dt: jax.Array, center: jax.Array) -> jax.Array:
+    diffs = M - center
+    return jnp.linalg.solve(Dt @ Dt.T, Dt @ diffs.T).T
