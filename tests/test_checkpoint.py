@@ -1,6 +1,8 @@
 """Checkpoints: exact round trip, resume = uninterrupted, keep policies, atomicity, errors."""
 
 import os
+import sys
+import threading
 
 import jax
 import numpy as np
@@ -141,3 +143,37 @@ def test_restore_errors_are_clear(tmp_path):
         ckpt.restore(({"w": np.ones(3, np.float32)}, {}, ()))
     with pytest.raises(ValueError, match=r"best_metric='val_loss' needs metrics"):
         Checkpointer(tmp_path / "b", best_metric="val_loss").save(1, {}, {}, ())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
+def test_background_writes_run_at_the_lowest_priority_and_training_keeps_its_own(tmp_path):
+    ckpt = Checkpointer(tmp_path)
+    write, seen = ckpt._manager.save, []
+
+    def spy(*args, **kwargs):
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return write(*args, **kwargs)
+
+    ckpt._manager.save = spy
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    ckpt.save(1, {"w": np.ones(2, np.float32)}, {}, ())
+    ckpt.close()
+    assert seen == [(False, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_a_failed_background_write_is_raised_by_the_next_call(tmp_path):
+    ckpt = Checkpointer(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    ckpt._manager.save = broken
+    ckpt.save(1, {"w": np.ones(2, np.float32)}, {}, ())  # returns; the write fails later
+    with pytest.raises(OSError, match="No space left") as info:
+        ckpt.wait()
+    if sys.version_info >= (3, 11):
+        assert "background save of step 1" in " ".join(info.value.__notes__)
+    ckpt.wait()  # raised once, then cleared
+    ckpt.close()
