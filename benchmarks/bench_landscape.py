@@ -15,7 +15,14 @@ Candidates, all timed in one process in interleaved rounds (``_timing.compare``)
 - ``torch loop``: PyTorch as the reference implementation (Li et al.'s ``plot_surface``):
   write ``theta + a d1 + b d2`` into the model's weights in place, evaluate, ``.item()``;
 - ``forward``: a plain jitted forward pass + loss with fixed weights over a large batch
-  (the throughput ceiling: samples/s without any perturbation).
+  (the throughput ceiling: samples/s without any perturbation);
+- ``jnn.plane (mesh)``: ``plane(..., mesh=jnn.parallel.data_mesh())`` over every device
+  (only when there are several). On CPU the host is split into ``--cpu-devices`` devices
+  (default: one per core, ``jax_num_cpu_devices``), so each core runs its share of every
+  chunk's points: XLA:CPU runs the loop of small per-point ops of ``plane`` on one core,
+  while the large ``forward`` batch is split over all cores inside its fused ops. The
+  other candidates run on the default device as before (the forward pass still uses
+  every core).
 
 Printed: points/s of each and the ratios against the targets of issue 7 (jnn vs jitted
 loop >= 1.1x compute / >= 1.8x dispatch; jnn vs torch >= 1.0x compute / >= 3.5x dispatch;
@@ -26,6 +33,7 @@ chunk, not the grid).
     python benchmarks/bench_landscape.py                 # 51 x 51, both problems
     python benchmarks/bench_landscape.py --quick         # compute 11 x 11, 3 rounds
     python benchmarks/bench_landscape.py --problem dispatch --grid 51 --rounds 7
+    python benchmarks/bench_landscape.py --cpu-devices 1   # no mesh candidate on CPU
 """
 
 from __future__ import annotations
@@ -43,11 +51,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import compare, is_quick, print_table  # noqa: E402
 
 import jnn  # noqa: E402
+import jnn.parallel  # noqa: E402
 from jnn.landscape import filter_normalized_direction, plane, plane_fast  # noqa: E402
 from jnn.landscape._grid import balanced_chunks, padded_coords, run_grid  # noqa: E402
 from jnn.landscape._slices import AffineSpec, perturb  # noqa: E402
 from jnn.layers import Dense, Sequential  # noqa: E402
 
+MESH = "jnn.plane (mesh)"
 PROBLEMS = {"compute": ((784, 128, 10), 1024), "dispatch": ((2, 32, 32, 2), 512)}
 CE = jnn.losses.softmax_cross_entropy
 
@@ -164,6 +174,13 @@ def run_problem(problem: str, grid: int, rounds: int, quick: bool, with_torch: b
     }
     points = {"jnn.plane": n_points, "jnn.plane_fast": n_points, "jax.jit loop": n_points,
               "forward": copies}  # forward: grid-point equivalents (n_samples each)
+    devices = jax.device_count()
+    if devices > 1:
+        mesh = jnn.parallel.data_mesh()
+        sharded = lambda: plane(loss, params, d1, d2, alphas, betas, batch, mesh=mesh).loss
+        np.testing.assert_allclose(sharded(), res.loss, rtol=2e-5, atol=1e-5)
+        candidates[MESH] = sharded
+        points[MESH] = n_points
     if with_torch:
         threads = torch_threads or (1 if problem == "dispatch" else os.cpu_count() or 1)
         torch_run = torch_loop_fn(params, d1, d2, batch, alphas, betas, threads)
@@ -191,13 +208,20 @@ def run_problem(problem: str, grid: int, rounds: int, quick: bool, with_torch: b
     if with_torch:
         checks.append(("jnn.plane vs torch loop", rate["jnn.plane"] / rate["torch loop"],
                        targets[1]))
+    if MESH in candidates:
+        checks.append((f"{MESH} vs forward pass (throughput)", rate[MESH] / rate["forward"],
+                       0.9))
+        checks.append((f"{MESH} vs jax.jit loop", rate[MESH] / rate["jax.jit loop"],
+                       targets[0]))
     fast_target = targets[2]
     checks.append(("jnn.plane_fast vs jax.jit loop", rate["jnn.plane_fast"] /
                    rate["jax.jit loop"], fast_target))
     cpu_of = {"jnn.plane vs jax.jit loop": ("jnn.plane", "jax.jit loop"),
               "jnn.plane vs forward pass (throughput)": ("jnn.plane", "forward"),
               "jnn.plane vs torch loop": ("jnn.plane", "torch loop"),
-              "jnn.plane_fast vs jax.jit loop": ("jnn.plane_fast", "jax.jit loop")}
+              "jnn.plane_fast vs jax.jit loop": ("jnn.plane_fast", "jax.jit loop"),
+              f"{MESH} vs forward pass (throughput)": (MESH, "forward"),
+              f"{MESH} vs jax.jit loop": (MESH, "jax.jit loop")}
     print_table(["ratio", "wall", "cpu time", "target", "met (wall)"],
                 [[name, f"{value:.2f}x",
                   f"{cpu_rate[cpu_of[name][0]] / cpu_rate[cpu_of[name][1]]:.2f}x",
@@ -225,10 +249,16 @@ def main():
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch intra-op threads (default: 1 dispatch, all cores compute)")
     parser.add_argument("--quick", action="store_true", help="11x11 grid, 3 rounds")
+    parser.add_argument("--cpu-devices", type=int, default=None,
+                        help="CPU devices the host is split into for the mesh candidate "
+                             "(default: one per core; 1: no mesh candidate on CPU)")
     args = parser.parse_args()
+    # Before the first use of a backend; it only affects the CPU backend.
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices or os.cpu_count() or 1)
     quick = args.quick or is_quick([])
     rounds = args.rounds or (3 if quick else 5)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; {rounds} rounds")
+    print(f"jax {jax.__version__} on {jax.device_count()} {jax.devices()[0].platform} "
+          f"device(s); {rounds} rounds")
     for problem in PROBLEMS if args.problem == "all" else [args.problem]:
         # Quick mode shrinks only the expensive grid: a dispatch-bound grid must be large
         # for the per-point costs (what this problem measures) to dominate the fixed ones.

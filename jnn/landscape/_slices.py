@@ -236,7 +236,12 @@ def plane(
 
     On several devices (a TPU's cores, GPUs, or CPU devices forced with
     ``XLA_FLAGS=--xla_force_host_platform_device_count=8``) pass ``mesh=`` to split the
-    points over them:
+    points over them. This is also how a small model uses every core of a CPU: XLA:CPU
+    runs the loop over points on one core (one point's products are too small to split),
+    so split the host into one device per core before JAX first runs anything
+    (``jax.config.update("jax_num_cpu_devices", os.cpu_count())``) and pass
+    ``mesh=jnn.parallel.data_mesh()``; each core then evaluates its share of every chunk
+    (``benchmarks/bench_landscape.py`` measures both):
 
       >>> import jnn.parallel
       >>> sharded = plane(loss, {"w": jnp.zeros(2)}, e1, e2, grid, grid, None,
