@@ -141,25 +141,32 @@ def test_restore_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match=r"(?s)does not match the model.*saved:.*expected:.*"
                                          r"first differing leaves"):
         ckpt.restore(({"w": np.ones(3, np.float32)}, {}, ()))
+    with pytest.raises(ValueError, match=r"background_priority must be an int from 0 .*; "
+                                         r"got 20"):
+        Checkpointer(tmp_path / "c", background_priority=20)
     with pytest.raises(ValueError, match=r"best_metric='val_loss' needs metrics"):
         Checkpointer(tmp_path / "b", best_metric="val_loss").save(1, {}, {}, ())
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities: Linux")
-def test_background_writes_run_at_the_lowest_priority_and_training_keeps_its_own(tmp_path):
-    ckpt = Checkpointer(tmp_path)
-    write, seen = ckpt._manager.save, []
+def test_background_writes_run_at_low_priority_and_training_keeps_its_own(tmp_path):
+    def priority_of_writes(checkpointer):
+        write, seen = checkpointer._manager.save, []
 
-    def spy(*args, **kwargs):
-        seen.append((threading.current_thread() is threading.main_thread(),
-                     os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
-        return write(*args, **kwargs)
+        def spy(*args, **kwargs):
+            seen.append((threading.current_thread() is threading.main_thread(),
+                         os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+            return write(*args, **kwargs)
 
-    ckpt._manager.save = spy
+        checkpointer._manager.save = spy
+        checkpointer.save(1, {"w": np.ones(2, np.float32)}, {}, ())
+        checkpointer.close()
+        return seen
+
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    ckpt.save(1, {"w": np.ones(2, np.float32)}, {}, ())
-    ckpt.close()
-    assert seen == [(False, 19)]
+    assert priority_of_writes(Checkpointer(tmp_path / "low")) == [(False, 19)]
+    assert priority_of_writes(Checkpointer(tmp_path / "normal", background_priority=0)) == [
+        (False, before)]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
 
 

@@ -92,17 +92,20 @@ def _sharded_target(where: str, target: dict, like: tuple, mesh: Any, shardings:
     return jax.tree.unflatten(treedef, out)
 
 
-def _lower_priority() -> None:
-    """Run the calling thread, and the threads it starts, at the lowest CPU priority.
+def _lower_priority(niceness: int) -> None:
+    """Run the calling thread, and the threads it starts, ``niceness`` steps below normal
+    CPU priority (Linux; elsewhere, or if refused, unchanged).
 
     A checkpoint written at normal priority takes cores from XLA's compute threads and
-    slows training by about its own CPU time; at the lowest priority it runs in the gaps
+    slows training by about its own CPU time; at low priority it runs in the gaps
     training leaves (between kernels, while the host handles an epoch's end) and only
-    takes longer itself. Linux only (elsewhere, and if refused, normal priority).
+    takes longer itself.
     """
-    if sys.platform.startswith("linux"):
+    if niceness and sys.platform.startswith("linux"):
+        tid = threading.get_native_id()
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            os.setpriority(os.PRIO_PROCESS, tid,
+                           min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
         except OSError:
             pass
 
@@ -124,14 +127,14 @@ def _snapshot(tree: Any) -> Any:
 
 class _Writer:
     """Runs the saves of one Checkpointer one at a time: inline, or in one background
-    thread at the lowest CPU priority; errors of a background save surface at the next
+    thread at low CPU priority; errors of a background save surface at the next
     ``save``/``wait``/``close``."""
 
-    def __init__(self, manager: ocp.CheckpointManager, background: bool):
+    def __init__(self, manager: ocp.CheckpointManager, background: bool, niceness: int):
         self.manager = manager
         self.executor = (concurrent.futures.ThreadPoolExecutor(
-            1, thread_name_prefix="jnn-checkpoint", initializer=_lower_priority)
-            if background else None)
+            1, thread_name_prefix="jnn-checkpoint", initializer=_lower_priority,
+            initargs=(niceness,)) if background else None)
         self.pending: tuple[int, concurrent.futures.Future] | None = None
 
     def submit(self, step: int, write: Callable[[], None]) -> None:
@@ -174,14 +177,27 @@ class Checkpointer:
     Saves are asynchronous by default (``async_save=True``): :meth:`save` copies the
     arrays where they live (a device-to-device copy, so ``fit`` may donate the originals
     to the next epoch) and returns; orbax then writes the copy in one background thread
-    that runs at the lowest CPU priority, so the write uses cores that training leaves
-    idle rather than slowing it. The next :meth:`save`, every read (:meth:`steps`,
+    that runs at low CPU priority, so the write uses cores that training leaves idle
+    rather than slowing it (on a machine whose cores other processes keep busy it then
+    takes longer, and the next save may wait for it; ``background_priority=0`` writes at
+    normal priority). The next :meth:`save`, every read (:meth:`steps`,
     :meth:`restore`, ...), :meth:`wait`, :meth:`close` and the end of ``fit`` with the
     :class:`Checkpoint` callback wait for the write in flight, so what they see is
     complete; an error of a background write is raised there. The copy holds as much
     device memory as the saved arrays until it is written. Sharded arrays are saved as
     they are (each host writes its shards) and :meth:`restore` can place them onto a
     different mesh or device count.
+
+    Args:
+        directory: where the checkpoints go (created if needed), one sub-directory per
+            step.
+        max_to_keep: how many of the most recent checkpoints to keep.
+        best_metric: also keep the best checkpoint by this key of ``save``'s ``metrics``
+            (e.g. ``"val_loss"``); ``best_mode`` ``"min"`` or ``"max"`` says which is best.
+        async_save: return from :meth:`save` before the files are written.
+        background_priority: how many steps (0-19) below normal CPU priority the
+            background writer runs (Linux ``nice``; ignored elsewhere); by default 19,
+            the lowest.
 
     Example:
         >>> import tempfile, jax.numpy as jnp
@@ -193,10 +209,14 @@ class Checkpointer:
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3,
                  best_metric: str | None = None, best_mode: str = "min",
-                 async_save: bool = True):
+                 async_save: bool = True, background_priority: int = 19):
         if best_mode not in ("min", "max"):
             raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max'; got {best_mode!r}.")
         _checks.positive_int("Checkpointer", "max_to_keep", max_to_keep)
+        if (isinstance(background_priority, bool) or not isinstance(background_priority, int)
+                or not 0 <= background_priority <= 19):
+            raise ValueError(f"Checkpointer: background_priority must be an int from 0 "
+                             f"(normal priority) to 19 (lowest); got {background_priority!r}.")
         self.directory = os.path.abspath(os.fspath(directory))
         self.best_metric = best_metric
         keep = [policies.LatestN(n=max_to_keep)]
@@ -216,7 +236,7 @@ class Checkpointer:
             # Uncompressed: zstd gains little on trained float weights and costs CPU.
             item_handlers={"train": ocp.PyTreeCheckpointHandler(use_compression=False),
                            "meta": ocp.JsonCheckpointHandler()})
-        self._writer = _Writer(self._manager, background=bool(async_save))
+        self._writer = _Writer(self._manager, bool(async_save), background_priority)
         # Finish a write in flight when the Checkpointer is dropped or Python exits, so a
         # background write is never cut off by interpreter shutdown.
         self._finalizer = weakref.finalize(self, self._writer.close)
