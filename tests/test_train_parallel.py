@@ -157,6 +157,7 @@ def test_mismatched_sharding_requests_are_clear(tmp_path):
         ckpt.restore(like, mesh="data")
 
 
+LBFGS = optax.lbfgs()
 CNN_SYNCED = Sequential([Conv(4, (3, 3)), BatchNorm(momentum=0.9, axis_name="data"), jax.nn.relu,
                          Flatten(), Dense(3)])
 
@@ -170,6 +171,13 @@ def test_shard_map_fit_equals_single_device_fit(spirals):
     np.testing.assert_allclose(local[3]["loss"], single[3]["loss"], rtol=1e-5)
     np.testing.assert_allclose(local[3]["accuracy"], single[3]["accuracy"], rtol=1e-6)
     assert local[0][0]["kernel"].sharding.is_fully_replicated
+    # L-BFGS's line search calls the loss (value_fn, averaged over the shards too), on a
+    # 2-D mesh with Explicit axes (jax.make_mesh's default).
+    single = run_fit(MLP, spirals, None, LBFGS)
+    local = run_fit(MLP, spirals, jax.make_mesh((4, 2), ("data", "model")), LBFGS,
+                    parallel="shard_map")
+    assert_trees_close(local[0], single[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(local[3]["loss"], single[3]["loss"], rtol=1e-5)
 
 
 def test_shard_map_fit_with_synced_batchnorm_keeps_global_statistics():
