@@ -157,27 +157,39 @@ def test_mismatched_sharding_requests_are_clear(tmp_path):
         ckpt.restore(like, mesh="data")
 
 
-LBFGS = optax.lbfgs()
+
+
+def _loss_scaled_sgd(learning_rate):
+    """An optimizer that calls the loss (fit's ``value_fn``): SGD steps times the loss."""
+
+    def update(grads, state, params=None, *, value_fn, **extra):
+        step = learning_rate * value_fn(params)
+        return jax.tree.map(lambda g: -step * g, grads), state
+
+    return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update)
+
+
+LOSS_SGD = _loss_scaled_sgd(0.5)
 CNN_SYNCED = Sequential([Conv(4, (3, 3)), BatchNorm(momentum=0.9, axis_name="data"), jax.nn.relu,
                          Flatten(), Dense(3)])
 
 
 def test_shard_map_fit_equals_single_device_fit(spirals):
-    single = run_fit(MLP, spirals, None, metrics=["accuracy"])
-    local = run_fit(MLP, spirals, mesh_of((8,), ("data",)), parallel="shard_map",
-                    metrics=["accuracy"])
+    single = run_fit(MLP, spirals, None)
+    local = run_fit(MLP, spirals, mesh_of((8,), ("data",)), parallel="shard_map")
     assert_trees_close(local[0], single[0], rtol=1e-5, atol=1e-6)
     assert_trees_close(local[2], single[2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(local[3]["loss"], single[3]["loss"], rtol=1e-5)
-    np.testing.assert_allclose(local[3]["accuracy"], single[3]["accuracy"], rtol=1e-6)
     assert local[0][0]["kernel"].sharding.is_fully_replicated
-    # L-BFGS's line search calls the loss (value_fn, averaged over the shards too), on a
-    # 2-D mesh with Explicit axes (jax.make_mesh's default).
-    single = run_fit(MLP, spirals, None, LBFGS)
-    local = run_fit(MLP, spirals, jax.make_mesh((4, 2), ("data", "model")), LBFGS,
-                    parallel="shard_map")
+    # An optimizer that calls the loss (value_fn, averaged over the shards too, as for
+    # L-BFGS's line search), and a metric, on a 2-D mesh with Explicit axes (make_mesh's).
+    kw = dict(metrics=["accuracy"])
+    single = run_fit(MLP, spirals, None, LOSS_SGD, **kw)
+    local = run_fit(MLP, spirals, jax.make_mesh((4, 2), ("data", "model")), LOSS_SGD,
+                    parallel="shard_map", **kw)
     assert_trees_close(local[0], single[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(local[3]["loss"], single[3]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(local[3]["accuracy"], single[3]["accuracy"], rtol=1e-6)
 
 
 def test_shard_map_fit_with_synced_batchnorm_keeps_global_statistics():
