@@ -16,6 +16,8 @@ Candidates, all on the same mesh, data and initial params:
 - ``raw_shard_map``: the same step in ``jax.shard_map``: each device computes the loss and
   gradient of its local shard (params ``pcast`` to device-varying) and ``lax.pmean``
   averages them (the explicit SPMD form, as with ``pmap``).
+- ``raw_named_xg``: ``raw_named`` with the kernel gradient written as ``dot(x, g)`` (a
+  ``custom_vjp`` matmul): the check of the diagnosis below.
 - ``jnn``: ``Sequential([Dense(512), relu, Dense(512), relu, Dense(10)])``, placement with
   ``jnn.parallel.replicate``/``shard_batch`` and the step of ``jnn.train.fit`` (model
   ``apply(train=True)``, ``jnn.losses.softmax_cross_entropy``, ``optax`` update), jitted
@@ -112,11 +114,40 @@ def raw_loss(params, x, y):
     return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
 
-def raw_named_step(mesh, optimizer):
+@jax.custom_vjp
+def matmul_xg(h, w):
+    """``h @ w`` whose kernel gradient is ``dot(h, g)`` contracted over the batch, already
+    (in, out): no transpose after the all-reduce (the diagnosis above)."""
+    return h @ w
+
+
+def _matmul_xg_fwd(h, w):
+    return h @ w, (h, w)
+
+
+def _matmul_xg_bwd(res, g):
+    h, w = res
+    return g @ w.T, jax.lax.dot_general(h, g, (((0,), (0,)), ((), ())))
+
+
+matmul_xg.defvjp(_matmul_xg_fwd, _matmul_xg_bwd)
+
+
+def raw_loss_xg(params, x, y):
+    h = x
+    for i, (w, b) in enumerate(params):
+        h = matmul_xg(h, w) + b
+        if i < len(params) - 1:
+            h = jax.nn.relu(h)
+    logp = jax.nn.log_softmax(h)
+    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+
+def raw_named_step(mesh, optimizer, loss_fn=raw_loss):
     rep, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
 
     def step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(raw_loss)(params, x, y)
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -227,6 +258,7 @@ def bench_steps(mesh, per_device, rounds):
     batch = jnn.parallel.shard_batch((x, y), mesh)
     named, smap, ours = raw_named_step(mesh, optimizer), raw_shard_map_step(mesh, optimizer), \
         jnn_step(optimizer)
+    named_xg = raw_named_step(mesh, optimizer, raw_loss_xg)
 
     def jnn_carry(opt=optimizer):
         p = jnn.parallel.replicate(params, mesh)
@@ -255,6 +287,7 @@ def bench_steps(mesh, per_device, rounds):
     stats = {
         "raw_named": op_counts(named, *raw_carry(), *batch),
         "raw_shard_map": op_counts(smap, *raw_carry(), *batch),
+        "raw_named_xg": op_counts(named_xg, *raw_carry(), *batch),
         "jnn": op_counts(ours, *jnn_carry(), *batch),
     }
     keys = list(next(iter(stats.values())))
@@ -265,6 +298,7 @@ def bench_steps(mesh, per_device, rounds):
         {
             "raw_named": Stepper(named, raw_carry(), batch, 2),
             "raw_shard_map": Stepper(smap, raw_carry(), batch, 2),
+            "raw_named_xg": Stepper(named_xg, raw_carry(), batch, 2),
             "jnn": Stepper(ours, jnn_carry(), batch, 3),
         },
         "raw_named",
