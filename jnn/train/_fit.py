@@ -432,13 +432,12 @@ def fit(
             optimizer reads the reduced gradient transposed (an MLP epoch on 8 forced
             CPU devices: 0.91-0.94x the ``"sharding"`` time,
             ``benchmarks/bench_parallel.py``; other backends may lay it out freely).
-            It assumes the loss is a mean over
-            examples; layers that mix examples must average over ``data_axis``
-            themselves: ``BatchNorm(axis_name="data")`` keeps global statistics, and a
-            state entry that depends on the local shard alone is refused with an
-            error. Dropout masks differ from single-device training (each device folds
-            its index into the step key); deterministic models give the same result
-            up to float rounding.
+            It assumes the loss is a mean over examples. Layers that mix examples must
+            average over ``data_axis`` themselves: ``BatchNorm(axis_name="data")``
+            keeps global statistics, and a state entry that depends on the local shard
+            alone is refused with an error. Dropout masks differ from single-device
+            training (each device folds its index into the step key); deterministic
+            models give the same result up to float rounding.
         precision: mixed precision, e.g. ``"bfloat16"`` or a
             :class:`jnn.mixed_precision.Policy`: the model runs as
             ``MixedPrecision(model, precision)`` (float32 params and BatchNorm statistics,
