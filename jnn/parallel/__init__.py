@@ -9,6 +9,11 @@ program for all of them (XLA inserts the all-reduce of a data-parallel gradient)
 - :func:`shard_batch` / :func:`batch_sharding`: the batch split along the mesh axis.
 - :func:`shard_params` / :func:`fsdp_shardings`: large params split too (FSDP).
 - :func:`check_mesh` / :func:`check_divisible`: the checks every ``mesh=`` argument uses.
+
+Training on a mesh is ``jnn.train.fit(..., mesh=mesh)`` (one global program, XLA places the
+gradient all-reduce, BatchNorm statistics global) or ``fit(..., mesh=mesh,
+parallel="shard_map")`` (each device differentiates its shard, one ``pmean``; BatchNorm
+needs ``axis_name="data"``).
 """
 
 from ._distributed import initialize as initialize
