@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -109,7 +110,6 @@ def _split_params_axis(where: str, vectors: jax.Array, mesh: Any, axis_name: Any
     return jax.device_put(vectors, jax.sharding.NamedSharding(mesh, spec))
 
 
-@jax.jit
 def _principal_axes_gram(M: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     r"""``(mean, s**2, V^T)`` of ``M - mean`` from the ``(T, T)`` Gram matrix: with the
     params axis split over devices, the only communication is the all-reduce of
@@ -174,32 +174,44 @@ def trajectory_pca(trajectory: Sequence[Any], k: int = 2, *, origin: Any = "fina
     if k > M.shape[0] - 1:
         raise ValueError(f"{where}: k={k} directions need at least k + 1 = {k + 1} recorded "
                          f"points; the trajectory has {M.shape[0]}. Use k <= {M.shape[0] - 1}.")
-    size = M.shape[1]
-    if mesh is None:
-        mean = jnp.mean(M, axis=0)
-        _, s, vt = jnp.linalg.svd(M - mean[None], full_matrices=False)
-        variance = s**2
-    else:
-        M = _split_params_axis(where, M, mesh, axis_name)
-        mean, variance, vt = _principal_axes_gram(M)
-    vt = vt[:k]
-    # Fix each direction's sign so that the path runs towards +: reproducible plots.
-    sign = jnp.where(vt @ (M[-1] - M[0]) < 0, -1.0, 1.0).astype(vt.dtype)
-    vt = vt * sign[:, None]
     if isinstance(origin, str):
         if origin not in ("final", "mean"):
             raise ValueError(f"{where}: origin must be 'final', 'mean' or a params pytree; got "
                              f"{origin!r}.")
-        center = M[-1] if origin == "final" else mean
+        center = None
     else:
-        check_like(where, "origin", origin, "trajectory[0]", unravel(M[0, :size]))
+        check_like(where, "origin", origin, "trajectory[0]", unravel(M[0]))
         center = ravel_pytree(origin)[0]
-        if mesh is not None:
+    size = M.shape[1]
+    if mesh is not None:
+        M = _split_params_axis(where, M, mesh, axis_name)
+        if center is not None:
             center = _split_params_axis(where, center[None], mesh, axis_name)[0]
+    vt, coordinates, ratio, center = _principal_axes(
+        M, center, k=k, size=size, gram=mesh is not None,
+        origin=origin if isinstance(origin, str) else "given")
+    return TrajectoryPCA([unravel(v) for v in vt], coordinates, ratio, unravel(center))
+
+
+@functools.partial(jax.jit, static_argnames=("k", "size", "gram", "origin"))
+def _principal_axes(M, center, *, k, size, gram, origin):
+    """The top-``k`` directions (signed), coordinates, variance ratios and origin, in one
+    compiled call; ``gram`` for a params axis split over devices (see
+    :func:`_principal_axes_gram`)."""
+    if gram:
+        mean, variance, vt = _principal_axes_gram(M)
+    else:
+        mean = jnp.mean(M, axis=0)
+        _, s, vt = jnp.linalg.svd(M - mean[None], full_matrices=False)
+        variance = s**2
+    vt = vt[:k]
+    # Fix each direction's sign so that the path runs towards +: reproducible plots.
+    sign = jnp.where(vt @ (M[-1] - M[0]) < 0, -1.0, 1.0).astype(vt.dtype)
+    vt = vt * sign[:, None]
+    center = {"final": M[-1], "mean": mean}.get(origin, center)
     coordinates = (M - center[None]) @ vt.T
     ratio = variance[:k] / jnp.maximum(jnp.sum(variance), jnp.finfo(variance.dtype).tiny)
-    return TrajectoryPCA([unravel(v[:size]) for v in vt], coordinates, ratio,
-                         unravel(center[:size]))
+    return vt[:, :size], coordinates, ratio, center[:size]
 
 
 def project_trajectory(trajectory: Sequence[Any], origin: Any, directions: Sequence[Any], *,
