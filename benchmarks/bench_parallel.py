@@ -19,9 +19,11 @@ Candidates, all on the same mesh, data and initial params:
 - ``raw_named_xg``: ``raw_named`` with the kernel gradient written as ``dot(x, g)`` (a
   ``custom_vjp`` matmul): the check of the diagnosis below.
 - ``jnn``: ``Sequential([Dense(512), relu, Dense(512), relu, Dense(10)])``, placement with
-  ``jnn.parallel.replicate``/``shard_batch`` and the step of ``jnn.train.fit`` (model
-  ``apply(train=True)``, ``jnn.losses.softmax_cross_entropy``, ``optax`` update), jitted
-  with no sharding annotations (they come from the placed arrays).
+  ``jnn.parallel.replicate``/``shard_batch`` and ``fit``'s own step
+  (``jnn.train._fit._make_step``: the minibatch constrained to ``P('data')``, model
+  ``apply(train=True)``, ``jnn.losses.softmax_cross_entropy``, ``optax`` update, the
+  non-finite guard), jitted alone.
+- ``jnn_shard_map``: the same with ``fit(parallel="shard_map")``'s step.
 
 Whole epochs (what a user runs): ``fit``'s compiled epoch (``jnn.train._fit._make_epoch``,
 the function ``fit`` calls once per epoch: shuffle, then a ``lax.scan`` of steps) with
@@ -177,19 +179,22 @@ MODEL = Sequential([Dense(SIZES[1]), jax.nn.relu, Dense(SIZES[2]), jax.nn.relu,
                     Dense(SIZES[3])])
 
 
-def jnn_step(optimizer):
-    """The body of ``jnn.train.fit``'s step: apply in training mode, loss, optax update."""
+def jnn_step(optimizer, mesh, local=False):
+    """``jnn.train.fit``'s own step (``jnn.train._fit._make_step``: the body of its scanned
+    epoch: the minibatch split over ``'data'``, apply in training mode, loss, optax update,
+    the non-finite guard), jitted alone; ``local=True`` is ``fit(parallel="shard_map")``."""
+    from jnn.mixed_precision import NoLossScale
+    from jnn.train._fit import _make_step
 
-    def step(params, state, opt_state, x, y):
-        def objective(p):
-            logits, new_state = MODEL.apply(p, state, x, train=True)
-            return jnn.losses.softmax_cross_entropy(logits, y), new_state
+    step = _make_step(MODEL, optimizer, jnn.losses.softmax_cross_entropy, (), None,
+                      NamedSharding(mesh, P("data")), False, local)
 
-        (loss, new_state), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), new_state, opt_state, loss
+    def one(params, state, opt_state, x, y):
+        carry = (params, state, opt_state, jnp.array(True), NoLossScale())
+        (params, state, opt_state, _, _), (loss, _) = step(carry, ((x, y), jax.random.key(0)))
+        return params, state, opt_state, loss
 
-    return jax.jit(step, donate_argnums=(0, 1, 2))
+    return jax.jit(one, donate_argnums=(0, 1, 2))
 
 
 def to_raw(params):
@@ -257,7 +262,8 @@ def bench_steps(mesh, per_device, rounds):
 
     batch = jnn.parallel.shard_batch((x, y), mesh)
     named, smap, ours = raw_named_step(mesh, optimizer), raw_shard_map_step(mesh, optimizer), \
-        jnn_step(optimizer)
+        jnn_step(optimizer, mesh)
+    ours_local = jnn_step(optimizer, mesh, local=True)
     named_xg = raw_named_step(mesh, optimizer, raw_loss_xg)
 
     def jnn_carry(opt=optimizer):
@@ -270,16 +276,19 @@ def bench_steps(mesh, per_device, rounds):
     sgd = optax.sgd(0.1)
     p1, _, l1 = raw_named_step(mesh, sgd)(*raw_carry(sgd), *batch)
     p2, _, l2 = raw_shard_map_step(mesh, sgd)(*raw_carry(sgd), *batch)
-    p3, _, _, l3 = jnn_step(sgd)(*jnn_carry(sgd), *batch)
+    p3, _, _, l3 = jnn_step(sgd, mesh)(*jnn_carry(sgd), *batch)
+    p4, _, _, l4 = jnn_step(sgd, mesh, local=True)(*jnn_carry(sgd), *batch)
     diff = lambda a, b: max(float(jnp.max(jnp.abs(u - v)))
                             for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
     print_table(["check", "value"], [
         ["devices", str(n_dev)],
         ["global batch", str(x.shape[0])],
-        ["loss raw_named / shard_map / jnn",
-         f"{float(l1):.6f} / {float(l2):.6f} / {float(l3):.6f}"],
+        ["loss raw_named / shard_map / jnn / jnn_shard_map",
+         f"{float(l1):.6f} / {float(l2):.6f} / {float(l3):.6f} / {float(l4):.6f}"],
         ["SGD step: max |params diff| shard_map vs raw_named", f"{diff(p2, p1):.2e}"],
         ["SGD step: max |params diff| jnn vs raw_named", f"{diff(to_raw(p3), p1):.2e}"],
+        ["SGD step: max |params diff| jnn_shard_map vs raw_shard_map",
+         f"{diff(to_raw(p4), p2):.2e}"],
         ["jnn params sharding", str(p3[0]["kernel"].sharding.spec) + " on "
          + f"{len(p3[0]['kernel'].sharding.device_set)} devices"],
     ], title="one step from the same start")
@@ -289,6 +298,7 @@ def bench_steps(mesh, per_device, rounds):
         "raw_shard_map": op_counts(smap, *raw_carry(), *batch),
         "raw_named_xg": op_counts(named_xg, *raw_carry(), *batch),
         "jnn": op_counts(ours, *jnn_carry(), *batch),
+        "jnn_shard_map": op_counts(ours_local, *jnn_carry(), *batch),
     }
     keys = list(next(iter(stats.values())))
     print_table(["candidate", *keys], [[k, *map(str, v.values())] for k, v in stats.items()],
@@ -300,6 +310,7 @@ def bench_steps(mesh, per_device, rounds):
             "raw_shard_map": Stepper(smap, raw_carry(), batch, 2),
             "raw_named_xg": Stepper(named_xg, raw_carry(), batch, 2),
             "jnn": Stepper(ours, jnn_carry(), batch, 3),
+            "jnn_shard_map": Stepper(ours_local, jnn_carry(), batch, 3),
         },
         "raw_named",
         rounds=rounds,
@@ -428,7 +439,7 @@ def bench_weak_scaling(mesh, per_device, rounds):
         p = jnn.parallel.replicate(params, m)
         carry = [p, jnn.parallel.replicate(state, m),
                  jnn.parallel.replicate(optimizer.init(p), m)]
-        candidates[name] = Stepper(jnn_step(optimizer), carry,
+        candidates[name] = Stepper(jnn_step(optimizer, m), carry,
                                    jnn.parallel.shard_batch((x, y), m), 3)
     res = compare(candidates, "1 device", rounds=rounds,
                   title=f"weak scaling: jnn step, {per_device} examples per device")
@@ -497,6 +508,8 @@ def main():
         ("jnn / raw_named (paired)", f"{steps['jnn']['ratio_paired']:.3f}  target <= 1.05"),
         ("jnn / raw_shard_map (paired)", f"{paired(steps, 'jnn', 'raw_shard_map'):.3f}"
                                          "  target <= 1.05"),
+        ("jnn_shard_map / raw_shard_map (paired)",
+         f"{paired(steps, 'jnn_shard_map', 'raw_shard_map'):.3f}  target <= 1.05"),
         ("fit epoch / raw_named epoch (paired)",
          f"{epochs['fit epoch']['ratio_paired']:.3f}  target <= 1.05"),
         ("fit epoch / raw_shard_map epoch (paired)",

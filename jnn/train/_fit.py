@@ -199,8 +199,10 @@ def _settle_state(new_state: Any, data_axis: str) -> Any:
     return jax.tree_util.tree_map_with_path(settle, new_state)
 
 
-def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack,
-                batch_sharding=None, scaling=False, local=False):
+def _make_step(model, optimizer, loss, metric_items, attack, batch_sharding=None,
+               scaling=False, local=False):
+    """fit's step ``step(carry, ((xb, yb), key)) -> (carry, (loss, metrics))``, the body of
+    the scanned epoch; ``carry = (params, state, opt_state, ok, loss_scale)``."""
     metric_fns = dict(metric_items)
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
     data_axis = None if batch_sharding is None else batch_sharding.spec[0]
@@ -274,6 +276,14 @@ def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder
         (xb, yb), key = inputs
         xb, yb = _shard_batch(batch_sharding, xb, yb)
         return device_step(carry, xb, yb, key)
+
+    return step
+
+
+def _make_epoch(model, optimizer, loss, metric_items, batch_size, drop_remainder, attack,
+                batch_sharding=None, scaling=False, local=False):
+    step = _make_step(model, optimizer, loss, metric_items, attack, batch_sharding, scaling,
+                      local)
 
     def epoch(params, state, opt_state, loss_scale, x, y, key):
         shuffle_key, steps_key = jax.random.split(key)
