@@ -21,8 +21,10 @@ from jnn.landscape import (
 from jnn.landscape._grid import (
     CPU_CHUNK_BYTES,
     CPU_MIN_CHUNK,
+    CPU_PAIR_BYTES,
     DEFAULT_MEMORY_BUDGET,
     balanced_chunks,
+    cpu_chunk,
     run_grid,
 )
 from jnn.landscape._slices import AffineSpec, perturb
@@ -87,7 +89,7 @@ def test_chunked_grid_equals_python_loop_of_jitted_points(problem, chunk_size):
         assert 0 < temp <= working
         most = DEFAULT_MEMORY_BUDGET // temp
         if jax.default_backend() == "cpu":
-            most = min(most, max(CPU_MIN_CHUNK, CPU_CHUNK_BYTES // working))
+            most = min(most, cpu_chunk(working))
         assert res.metadata["chunk_size"] == balanced_chunks(20, min(20, most))[0]
     else:  # 20 points in 7 balanced chunks of 3 (one padded point, discarded)
         assert res.metadata["chunk_size"] == 3
@@ -107,6 +109,12 @@ def test_line_equals_plane_column_and_minibatches_equal_full_batch(problem):
     parts = np.stack([line(loss, params, d1, ALPHAS, (stacked[0][i], stacked[1][i]),
                            chunk_size=5).loss for i in range(4)])
     np.testing.assert_allclose(weighted.loss, (np.asarray(w) @ parts) / 5.0, rtol=2e-6)
+
+
+def test_cpu_chunk_rule():
+    assert cpu_chunk(CPU_CHUNK_BYTES // 8) == 8  # tiny points: by the cache budget
+    assert cpu_chunk(CPU_PAIR_BYTES // CPU_MIN_CHUNK) == CPU_MIN_CHUNK  # small: paired
+    assert cpu_chunk(CPU_PAIR_BYTES) == 1  # large: one at a time
 
 
 def test_memory_budget_chooses_the_chunk_and_bounds_temporaries(problem):

@@ -123,8 +123,8 @@ def line(
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
       chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
-        (on CPU only as many points as fit in about 256 KiB of intermediates: often 1,
-        which XLA:CPU runs faster than batched points).
+        (on CPU only as many points as fit in about 256 KiB of intermediates, points under
+        0.5 MB in pairs: XLA:CPU runs batched products of many points slowly).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
@@ -207,8 +207,8 @@ def plane(
         ``jnn.objective(model, jnn.losses.accuracy, state)``), as a dict by name or a
         list (named by ``__name__``).
       chunk_size: grid points evaluated at once (one ``vmap``); default: from the budget
-        (on CPU only as many points as fit in about 256 KiB of intermediates: often 1,
-        which XLA:CPU runs faster than batched points).
+        (on CPU only as many points as fit in about 256 KiB of intermediates, points under
+        0.5 MB in pairs: XLA:CPU runs batched products of many points slowly).
       memory_budget_bytes: bytes of temporaries allowed for one chunk (default 256 MiB);
         the bytes of one point are measured by compiling it, and a ``chunk_size`` that
         does not fit is refused.
