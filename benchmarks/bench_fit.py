@@ -310,6 +310,40 @@ def overhead_candidates(problem, epochs, batch_size=128, checkpointers=None):
     return out
 
 
+def save_cost(rounds=None):
+    """CPU time (all threads) and wall time of one synchronous ``Checkpointer.save``:
+    the benchmark MLP's params + Adam state (19 arrays, 8 MB), the same 19 arrays with
+    one element each, and one array of one element; shows what a save's cost is made of
+    (a fixed part, a part per array, a part per byte). CPU time is what a background
+    write takes from training when no core is idle."""
+    model, params, state, x, _ = overhead_problem(128)
+    rng = np.random.default_rng(0)
+    params = jax.tree.map(lambda a: jnp.asarray(rng.standard_normal(a.shape, np.float32)),
+                          params)
+    opt_state = optax.adam(1e-3).init(params)
+    opt_state = jax.tree.map(lambda a: a + 0.1 if a.ndim else a, opt_state)
+    trees = {"mlp_8MB_19_arrays": (params, state, opt_state),
+             "19_arrays_of_1": jax.tree.map(lambda a: a.reshape(-1)[:1],
+                                            (params, state, opt_state)),
+             "1_array_of_1": ({"w": jnp.ones(1)}, {}, ())}
+    rounds = rounds or (3 if QUICK else 15)
+    times = {k: [] for k in trees}
+    with contextlib.ExitStack() as stack:
+        ckpts = {k: stack.enter_context(Checkpointer(tempfile.mkdtemp(), max_to_keep=2,
+                                                     async_save=False)) for k in trees}
+        for step in range(rounds + 2):
+            for name, tree in trees.items():
+                c0, t0 = time.process_time(), time.perf_counter()
+                ckpts[name].save(step, *tree)
+                if step >= 2:  # two warmup saves
+                    times[name].append((time.process_time() - c0, time.perf_counter() - t0))
+    print("one synchronous save (median over rounds): CPU time of all threads, wall time")
+    for name, t in times.items():
+        cpu, wall = np.median(np.array(t), axis=0) * 1e3
+        print(f"  {name:20s} CPU {cpu:6.1f} ms   wall {wall:6.1f} ms")
+    return times
+
+
 def host_costs(number=2000):
     """Seconds per epoch that fit's host side spends on a log line and on the progress
     bar: the same formatting and calls as ``fit`` (with five logged values), timed alone,
@@ -402,3 +436,4 @@ if __name__ == "__main__":
     dispatch_bound()
     compute_bound()
     overhead()
+    save_cost()
