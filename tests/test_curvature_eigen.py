@@ -235,3 +235,22 @@ def test_non_finite_is_a_flag_under_jit_and_an_error_outside():
     assert not bool(res.finite)
     pw = jax.jit(lambda p: power_iteration(op, p, key=jax.random.key(0), num_iters=4))(p)
     assert not bool(pw.finite)
+
+
+def test_blocked_basis_is_orthonormal_and_tridiagonalizes(x64):
+    # 21 steps span three row blocks (8 + 8 + 5): V V^T = I and V A V^T = T across blocks,
+    # also after breakdowns (three distinct eigenvalues: restarts at steps 3, 6, ...).
+    from jnn.curvature._lanczos import BLOCK_ROWS, lanczos_tridiagonal
+
+    m = 2 * BLOCK_ROWS + 5
+    run = jax.jit(
+        lambda A: lanczos_tridiagonal(lambda v: A @ v, jnp.ones(D, A.dtype), m, jax.random.key(0))
+    )
+    for lam in (np.linspace(1.0, 2.0, D), np.array([3.0] * 4 + [1.0] * 20 + [0.0] * (D - 24))):
+        A, _ = known_spectrum(lam, seed=8)
+        tri = run(A)
+        V, a, b = np.asarray(tri.basis), np.asarray(tri.alpha), np.asarray(tri.beta)
+        assert V.shape == (m, D) and int(tri.num_steps) == m
+        T = np.diag(a) + np.diag(b[:-1], 1) + np.diag(b[:-1], -1)
+        np.testing.assert_allclose(V @ V.T, np.eye(m), atol=1e-13)
+        np.testing.assert_allclose(V @ np.asarray(A) @ V.T, T, atol=1e-12)

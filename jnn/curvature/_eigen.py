@@ -93,7 +93,7 @@ def _start_vector(key, n, dtype):
 @functools.partial(jax.jit, static_argnames=("k", "which"))
 def _extract(tri, tol, *, k, which):
     theta, S, bounds, gaps = ritz_pairs(tri, k, which)
-    Y = S.T @ tri.basis  # (k, d)
+    Y = tri.combine(S)  # (k, d)
     estimate = jnp.minimum(bounds, bounds**2 / gaps)
     ok = (tri.num_steps > k) & jnp.all(estimate <= tol * jnp.abs(theta))
     return theta, Y, bounds, ok, all_finite((theta, Y, bounds))

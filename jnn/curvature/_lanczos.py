@@ -9,6 +9,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+# Rows per block of the stored basis. Each step reads only the blocks in use, so early
+# steps are cheap; a block is a separate buffer, because a slice of one large (m, d) array
+# is copied before every product on XLA:CPU.
+BLOCK_ROWS = 8
+_EXACT = jax.lax.Precision.HIGHEST  # orthogonality needs full float32 products on TPU too
+
 
 class Tridiagonal(NamedTuple):
     """The output of :func:`lanczos_tridiagonal`.
@@ -16,26 +22,56 @@ class Tridiagonal(NamedTuple):
     ``A V^T ≈ V^T T`` with orthonormal rows ``V[:num_steps]`` and ``T`` the symmetric
     tridiagonal matrix with diagonal ``alpha`` and off-diagonal ``beta[:-1]``; ``beta[n - 1]``
     (``n = num_steps``) is the norm of the last residual, the :math:`\\beta_m` of the error
-    bounds. Rows and entries past ``num_steps`` are zero.
+    bounds. Rows and entries past ``num_steps`` are zero. ``V`` is stored as consecutive
+    row blocks (``blocks``); ``basis`` joins them into one ``(m, d)`` array.
     """
 
-    basis: jax.Array  # (m, d)
+    blocks: tuple  # row blocks of V, each (rows, d), BLOCK_ROWS rows but the last
     alpha: jax.Array  # (m,)
     beta: jax.Array  # (m,)
     num_steps: jax.Array  # () int32
 
+    @property
+    def basis(self) -> jax.Array:
+        return jnp.concatenate(self.blocks, axis=0)
 
-def _orthogonalize(V, w):
-    """``w`` minus its projection on the rows of ``V`` (rows not yet in use are zero).
+    def combine(self, S: jax.Array) -> jax.Array:
+        """``S.T @ V`` for ``S`` of shape ``(m, k)``, block by block (no joined copy of V)."""
+        out, start = 0.0, 0
+        for block in self.blocks:
+            rows = block.shape[0]
+            out = out + jnp.matmul(S[start : start + rows].T, block, precision=_EXACT)
+            start += rows
+        return out
 
-    Classical Gram-Schmidt, repeated once when the first pass removed more than
-    ``1 - 1/sqrt(2)`` of the norm (Daniel, Gragg, Kaufman & Stewart 1976; "twice is enough",
-    Giraud et al. 2005). Usually one pass suffices, so a step reads ``V`` twice.
+
+def _empty_blocks(m: int, d: int, dtype) -> tuple:
+    return tuple(
+        jnp.zeros((min(BLOCK_ROWS, m - s), d), dtype) for s in range(0, m, BLOCK_ROWS)
+    )
+
+
+def _insert(blocks: tuple, j, v) -> tuple:
+    """Set row ``j`` of the blocked basis to ``v`` (in place: one conditional per block)."""
+    p, r = j // BLOCK_ROWS, j % BLOCK_ROWS
+    set_row = lambda b: lax.dynamic_update_slice(b, v[None].astype(b.dtype), (r, jnp.zeros_like(r)))
+    return tuple(lax.cond(p == i, set_row, lambda b: b, b) for i, b in enumerate(blocks))
+
+
+def _project_out(blocks: tuple, num_blocks, w):
+    """One Gram-Schmidt pass of ``w`` against the first ``num_blocks`` blocks of the basis.
+
+    Block by block, ``w <- w - B_i^T (B_i w)`` (block modified Gram-Schmidt; classical
+    within a block). Every block sits behind its own ``lax.cond``, so blocks not yet in
+    use are never read, and each product runs on a whole, unsliced buffer.
     """
-    once = lambda w: w - V.T @ (V @ w)
-    w1 = once(w)
-    again = jnp.linalg.norm(w1) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
-    return lax.cond(again, once, lambda w: w, w1)
+
+    def remove(b):
+        return lambda w: w - jnp.matmul(jnp.matmul(b, w, precision=_EXACT), b, precision=_EXACT)
+
+    for i, b in enumerate(blocks):
+        w = lax.cond(i < num_blocks, remove(b), lambda w: w, w)
+    return w
 
 
 def padded_eigh(alpha, beta, n):
@@ -122,39 +158,41 @@ def lanczos_tridiagonal(
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
     # Restarts are rare: rotations of one random vector drawn up front keep the loop free of
-    # random-number generation, and two full Gram-Schmidt passes keep the branch small.
+    # random-number generation.
     fresh = jax.random.normal(key, (d,), dtype)
 
-    def restart(V, j):
-        r = jnp.roll(fresh, j)
-        r = r - V.T @ (V @ r)
-        r = r - V.T @ (V @ r)
-        return r / jnp.linalg.norm(r)
-
     def body(state):
-        j, V, alpha, beta, v, anorm, _ = state
-        V = V.at[j].set(v)
+        j, blocks, alpha, beta, v, v_prev, anorm, _ = state
+        blocks = _insert(blocks, j, v)
+        num_blocks = j // BLOCK_ROWS + 1
+        project = lambda x: _project_out(blocks, num_blocks, x)
         w = flat_matvec(v)
         anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
         a = jnp.vdot(v, w)
-        w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * V[jnp.maximum(j - 1, 0)]
-        w = _orthogonalize(V, w)
-        b = jnp.linalg.norm(w)
-        breakdown = b <= 64 * eps * anorm
-        b = jnp.where(breakdown, 0.0, b)
-        v_next = lax.cond(
-            breakdown & (j + 1 < m),
-            lambda: restart(V, j),
-            lambda: w / jnp.where(b > 0, b, 1.0),
-        )
+        w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * v_prev
+        # Classical Gram-Schmidt against the rows in use, repeated once when the first pass
+        # removed more than 1 - 1/sqrt(2) of the norm (Daniel, Gragg, Kaufman & Stewart
+        # 1976; "twice is enough", Giraud et al. 2005): usually one pass, so a step reads
+        # the rows in use twice. On breakdown the second pass orthogonalizes the restart
+        # vector instead (one pass suffices for a random vector).
+        w1 = project(w)
+        n1 = jnp.linalg.norm(w1)
+        breakdown = n1 <= 64 * eps * anorm
+        restart = breakdown & (j + 1 < m)
+        again = n1 < jnp.sqrt(0.5) * jnp.linalg.norm(w)
+        x = jnp.where(restart, jnp.roll(fresh, j), w1)
+        x = lax.cond(again | restart, project, lambda x: x, x)
+        nx = jnp.linalg.norm(x)
+        b = jnp.where(breakdown, 0.0, nx)
+        v_next = x / jnp.where(nx > 0, nx, 1.0)
         alpha, beta = alpha.at[j].set(a), beta.at[j].set(b)
-        tri = Tridiagonal(V, alpha, beta, j + 1)
+        tri = Tridiagonal(blocks, alpha, beta, j + 1)
         if stop is None:
             done = jnp.bool_(False)
         else:
             check = ((j + 1) % check_every == 0) | (j + 1 == m)
             done = lax.cond(check, lambda: stop(tri), lambda: jnp.bool_(False))
-        return j + 1, V, alpha, beta, v_next, anorm, done
+        return j + 1, blocks, alpha, beta, v_next, v, anorm, done
 
     def cond(state):
         j, *_, done = state
@@ -164,12 +202,13 @@ def lanczos_tridiagonal(
     zero = jnp.zeros((), dtype)
     init = (
         jnp.int32(0),
-        jnp.zeros((m, d), dtype),
+        _empty_blocks(m, d, dtype),
         jnp.zeros(m, dtype),
         jnp.zeros(m, dtype),
         v,
+        jnp.zeros_like(v),
         zero,
         jnp.bool_(False),
     )
-    j, V, alpha, beta, *_ = lax.while_loop(cond, body, init)
-    return Tridiagonal(V, alpha, beta, j)
+    j, blocks, alpha, beta, *_ = lax.while_loop(cond, body, init)
+    return Tridiagonal(blocks, alpha, beta, j)
