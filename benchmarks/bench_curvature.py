@@ -11,16 +11,22 @@ Sections (each prints ratios; targets from issue 6 in brackets):
 
 1. ``hvp``: ``jnn.curvature.hvp`` vs a standalone ``value_and_grad`` [<= 2.3x], and the
    amortized cost per product inside ``top_eigenvalues`` (Lanczos, the gradient linearized
-   once, reorthogonalization included) [<= 1.9x].
+   once, reorthogonalization included) [<= 1.9x]; the other exact formulations
+   (reverse-over-forward, reverse-over-reverse, linearize then apply), and the flops XLA
+   counts in each optimized program (``compiled_stats``): their ratio to value_and_grad is
+   the arithmetic floor of the time ratio.
 2. ``hessian``: chunked ``jnn.curvature.hessian`` vs ``jax.hessian`` of the flattened
    params at d ~ 5k: time [>= 1.5x faster] and temporary memory from the compiled
    ``memory_analysis()`` [<= 0.15x].
 3. ``eig``: top eigenvalue to a true relative error of 1e-4: HVPs of Lanczos vs PyHessian's
    power iteration (stop when |dlambda| < 1e-4 |lambda|) [>= 3x fewer], and wall time at
    d ~ 1M [<= 0.7x]. The truth is a 200-step Lanczos run.
-4. ``torch``: one HVP, jnn vs PyTorch double-backward with graph reuse as PyHessian does
+4. ``torch``: jnn vs PyTorch double-backward with graph reuse as PyHessian does
    (``create_graph=True`` once, then ``autograd.grad(g, params, v, retain_graph=True)``)
-   [jnn no slower at d >= 10k, >= 1.5x faster at d ~ 1k].
+   [jnn no slower at d >= 10k, >= 1.5x faster at d ~ 1k], two ways: 20 normalized HVPs
+   (power iteration), jnn's in one compiled loop as its solvers run them vs torch's Python
+   loop as PyHessian runs them (both include building the graph/linearization once); and
+   one HVP per call (``jnn_operator``: a stored linearization; ``jnn_hvp``: a full product).
 
     python benchmarks/bench_curvature.py                   # everything (long on 2 cores)
     python benchmarks/bench_curvature.py --section eig     # one section
@@ -41,7 +47,7 @@ from jax.flatten_util import ravel_pytree
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _curvature_problem import loss, problem  # noqa: E402
-from _timing import compare, is_quick, print_table  # noqa: E402
+from _timing import compare, compiled_stats, is_quick, print_table  # noqa: E402
 
 from jnn.curvature import (  # noqa: E402
     hessian,
@@ -71,10 +77,31 @@ def random_like(params, seed=1):
 # ------------------------------------------------------------------ 1. HVP cost
 
 
+OTHER_FORMS = ("rev_over_fwd", "rev_over_rev", "linearize_apply")
+
+
+def _hvp_formulations():
+    """Exact HVP programs (every one a full product at a new point, no stored linearization)."""
+    grad = lambda p, b: jax.grad(loss)(p, b)
+
+    def inner(x, y):
+        return sum(jnp.vdot(a, c) for a, c in zip(jax.tree.leaves(x), jax.tree.leaves(y)))
+
+    return {
+        "hvp": lambda p, v, b: hvp(loss, p, v, b),  # jnn: forward over reverse
+        "rev_over_fwd": lambda p, v, b: jax.grad(
+            lambda q: jax.jvp(lambda r: loss(r, b), (q,), (v,))[1]
+        )(p),
+        "rev_over_rev": lambda p, v, b: jax.grad(lambda q: inner(grad(q, b), v))(p),
+        "linearize_apply": lambda p, v, b: jax.linearize(lambda q: grad(q, b), p)[1](v),
+    }
+
+
 def section_hvp(sizes, rounds):
     vg = jax.jit(jax.value_and_grad(loss))
-    one_hvp = jax.jit(lambda p, v, b: hvp(loss, p, v, b))
-    rows = []
+    forms = {k: jax.jit(f) for k, f in _hvp_formulations().items()}
+    apply_op = jax.jit(lambda op, v: op(v))
+    rows, flop_rows = [], []
     for name in sizes:
         params, batch = problem(WIDTHS[name])
         v = random_like(params)
@@ -90,17 +117,15 @@ def section_hvp(sizes, rounds):
             op = hvp_operator(loss, p, b)
             return jax.lax.fori_loop(0, m, lambda i, u: op(u), v)
 
-        res = compare(
-            {
-                "value_and_grad": lambda: vg(params, batch),
-                "hvp": lambda: one_hvp(params, v, batch),
-                f"lanczos_{m}": lambda: lanczos(params, batch),
-                f"op_loop_{m}": lambda: op_loop(params, v, batch),
-            },
-            "value_and_grad",
-            rounds=rounds,
-            title=f"HVP cost, d={dim(params):,}",
-        )
+        op = jax.jit(lambda p, b: hvp_operator(loss, p, b))(params, batch)
+        cands = {
+            "value_and_grad": lambda: vg(params, batch),
+            f"lanczos_{m}": lambda: lanczos(params, batch),
+            f"op_loop_{m}": lambda: op_loop(params, v, batch),
+            "operator_apply": lambda: apply_op(op, v),
+        }
+        cands.update({k: (lambda f=f: f(params, v, batch)) for k, f in forms.items()})
+        res = compare(cands, "value_and_grad", rounds=rounds, title=f"HVP cost, d={dim(params):,}")
         med = {k: r["median_s"] for k, r in res.items()}
         mins = {k: r["min_s"] for k, r in res.items()}
         base, lz, loop = "value_and_grad", f"lanczos_{m}", f"op_loop_{m}"
@@ -110,12 +135,33 @@ def section_hvp(sizes, rounds):
                 f"{med['hvp'] / med[base]:.2f} ({mins['hvp'] / mins[base]:.2f})",
                 f"{med[lz] / m / med[base]:.2f} ({mins[lz] / m / mins[base]:.2f})",
                 f"{med[loop] / m / med[base]:.2f} ({mins[loop] / m / mins[base]:.2f})",
+                " / ".join(f"{med[k] / med[base]:.2f}" for k in OTHER_FORMS),
             ]
         )
+        # XLA's own flop count of each optimized program: the arithmetic floor of the ratios
+        flops = {"value_and_grad": compiled_stats(vg, params, batch)["flops"]}
+        flops.update({k: compiled_stats(f, params, v, batch)["flops"] for k, f in forms.items()})
+        flops["operator_apply"] = compiled_stats(apply_op, op, v)["flops"]
+        flop_rows.append(
+            [f"{dim(params):,}", f"{flops['value_and_grad']:.3g}"]
+            + [f"{flops[k] / flops['value_and_grad']:.2f}" for k in [*forms, "operator_apply"]]
+        )
     print_table(
-        ["d", "hvp / v&g [<=2.3]", "Lanczos per HVP / v&g [<=1.9]", "operator loop per HVP"],
+        [
+            "d",
+            "hvp / v&g [<=2.3]",
+            "Lanczos per HVP / v&g [<=1.9]",
+            "operator loop per HVP",
+            "rev-over-fwd / rev-over-rev / linearize+apply",
+        ],
         rows,
         title="HVP cost ratios: median (min) times; value_and_grad = 1",
+    )
+    print_table(
+        ["d", "v&g flops", "hvp (fwd-over-rev)", "rev-over-fwd", "rev-over-rev",
+         "linearize+apply", "linearized operator"],
+        flop_rows,
+        title="flops of the optimized XLA programs (compiled cost_analysis), over value_and_grad",
     )
 
 
@@ -317,6 +363,9 @@ def _torch_problem(params, batch):
     return ps, torch_loss
 
 
+LOOP_HVPS = 20
+
+
 def section_torch(sizes, rounds, threads=None):
     import torch
 
@@ -342,6 +391,27 @@ def section_torch(sizes, rounds, threads=None):
         one_hvp = jax.jit(lambda p, v, b: hvp(loss, p, v, b))
         op = jax.jit(lambda p, b: hvp_operator(loss, p, b))(params, batch)
         apply_op = jax.jit(lambda op, v: op(v))
+        n = LOOP_HVPS
+
+        def torch_loop():  # PyHessian's power iteration: graph once, n HVPs in a Python loop
+            g = torch.autograd.grad(torch_loss(), ps, create_graph=True)
+            u = vt
+            for _ in range(n):
+                hu = torch.autograd.grad(g, ps, grad_outputs=u, retain_graph=True)
+                norm = torch.sqrt(sum(torch.sum(h * h) for h in hu))
+                u = [h / norm for h in hu]
+            return u
+
+        @jax.jit
+        def jnn_loop(p, v, b):  # the same n normalized HVPs in one compiled loop, as jnn's
+            flat_mv, flat, unravel = flatten_operator(hvp_operator(loss, p, b), p)  # solvers
+
+            def step(i, u):
+                w = flat_mv(u)
+                return w / jnp.linalg.norm(w)
+
+            return unravel(jax.lax.fori_loop(0, n, step, ravel_pytree(v)[0]))
+
         # same numbers from both frameworks
         hv = one_hvp(params, v, batch)
         ours = np.concatenate([np.ravel(layer[k]) for layer in hv for k in ("kernel", "bias")])
@@ -353,6 +423,8 @@ def section_torch(sizes, rounds, threads=None):
                 "torch_fresh": torch_fresh,
                 "jnn_hvp": lambda: one_hvp(params, v, batch),
                 "jnn_operator": lambda: apply_op(op, v),
+                f"torch_loop_{n}": torch_loop,
+                f"jnn_loop_{n}": lambda: jnn_loop(params, v, batch),
             },
             "torch_reuse",
             rounds=rounds,
@@ -360,9 +432,11 @@ def section_torch(sizes, rounds, threads=None):
         )
         t = {k: r["median_s"] for k, r in res.items()}
         tmin = {k: r["min_s"] for k, r in res.items()}
+        loop_t, loop_j = f"torch_loop_{n}", f"jnn_loop_{n}"
         rows.append(
             [
                 f"{d:,}",
+                f"{t[loop_t] / t[loop_j]:.2f} ({tmin[loop_t] / tmin[loop_j]:.2f})",
                 f"{t['torch_reuse'] / t['jnn_operator']:.2f}",
                 f"{t['torch_reuse'] / t['jnn_hvp']:.2f}",
                 f"{t['torch_fresh'] / t['jnn_hvp']:.2f}",
@@ -373,7 +447,8 @@ def section_torch(sizes, rounds, threads=None):
     print_table(
         [
             "d",
-            "torch reuse / jnn operator",
+            f"loop of {LOOP_HVPS} HVPs: torch Python loop / jnn compiled loop (min)",
+            "per call: torch reuse / jnn operator",
             "torch reuse / jnn hvp",
             "torch fresh / jnn hvp",
             "same, min times: reuse / operator",
