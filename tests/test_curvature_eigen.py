@@ -57,6 +57,38 @@ def test_lanczos_matches_eigh_on_mlp_hessian_d1000(x64, mlp_hessian_d1000):
     assert int(res.num_matvecs) == 120 and bool(res.finite)
 
 
+def test_gap_bound_holds_and_stops_near_the_true_step(x64, mlp_hessian_d1000):
+    # The tol test uses min(r, r^2 / gap): it must bound the true error (numpy's eigh) and
+    # stop within a few steps of the first step that truly reaches tol, well before the
+    # residual alone (r <= tol |theta|) would.
+    from jnn.curvature._eigen import _start_vector
+    from jnn.curvature._lanczos import lanczos_tridiagonal
+
+    _, _, H, lam, _ = mlp_hessian_d1000
+    A, d, k, tol, key, m = jnp.asarray(H), H.shape[0], 2, 1e-8, jax.random.key(0), 32
+    res = top_eigenvalues(lambda v: A @ v, jnp.zeros(d), k, key=key, num_iters=m, tol=tol,
+                          check_every=1)
+    n, theta = int(res.num_matvecs), np.asarray(res.eigenvalues)
+    bound, resid = np.asarray(res.eigenvalue_bounds), np.asarray(res.error_bounds)
+    assert bool(res.converged) and n < m
+    assert np.all(np.abs(theta - lam[::-1][:k]) <= bound) and np.all(bound <= tol * theta)
+    assert np.all(bound <= resid)
+    # step by step from the same start vector: leading blocks of one tridiagonal matrix
+    v0, k1 = _start_vector(key, d, A.dtype)
+    tri = jax.jit(lambda A: lanczos_tridiagonal(lambda v: A @ v, v0, m, k1))(A)
+    a, b = np.asarray(tri.alpha), np.asarray(tri.beta)
+    true_step = residual_step = None
+    for j in range(k + 1, m + 1):
+        ritz, S = np.linalg.eigh(np.diag(a[:j]) + np.diag(b[: j - 1], 1) + np.diag(b[: j - 1], -1))
+        top, r = ritz[::-1][:k], np.abs(b[j - 1] * S[-1, ::-1][:k])
+        if true_step is None and np.all(np.abs(top - lam[::-1][:k]) <= tol * top):
+            true_step = j
+        if residual_step is None and np.all(r <= tol * top):
+            residual_step = j
+    assert true_step <= n <= true_step + 4, (true_step, n)
+    assert residual_step is None or n < residual_step, (n, residual_step)
+
+
 def test_spectral_density_of_mlp_hessian_matches_exact_eigenvalues(x64, mlp_hessian_d1000):
     params, batch, H, lam, U = mlp_hessian_d1000
 

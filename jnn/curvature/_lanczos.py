@@ -123,14 +123,21 @@ def ritz_pairs(tri: Tridiagonal, k: int, which: str):
     return theta, vecs, bounds, gaps
 
 
-def converged(tri: Tridiagonal, k: int, which: str, tol) -> jax.Array:
-    """All ``k`` wanted Ritz values within ``tol`` relative error by the residual/gap estimate.
+def eigenvalue_estimate(r, gaps):
+    """``min(r, r^2 / gap)``: the error bound of a Ritz value from its residual and gap.
 
-    The estimate is ``min(r, r^2 / gap)`` (Parlett, The Symmetric Eigenvalue Problem, 11.7),
-    with ``r = |beta_n s_{n,i}|`` and the gap measured to the other Ritz values.
+    An eigenvalue lies within the residual norm ``r`` of the Ritz value; when the nearest
+    other eigenvalue is ``gap`` away the error shrinks to ``r^2 / gap`` (Kato-Temple;
+    Parlett, The Symmetric Eigenvalue Problem, 1998, 11.7), with the gap measured to the
+    nearest other Ritz value. The minimum falls back to ``r`` while the gap is unresolved.
     """
+    return jnp.minimum(r, r**2 / gaps)
+
+
+def converged(tri: Tridiagonal, k: int, which: str, tol) -> jax.Array:
+    """All ``k`` wanted Ritz values within ``tol`` relative error by :func:`eigenvalue_estimate`."""
     theta, _, r, gaps = ritz_pairs(tri, k, which)
-    estimate = jnp.minimum(r, r**2 / gaps)
+    estimate = eigenvalue_estimate(r, gaps)
     return (tri.num_steps > k) & jnp.all(estimate <= tol * jnp.abs(theta))
 
 
