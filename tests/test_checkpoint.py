@@ -1,7 +1,9 @@
 """Checkpoints: exact round trip, resume = uninterrupted, keep policies, atomicity, errors."""
 
 import os
+import subprocess
 import sys
+import textwrap
 import threading
 
 import jax
@@ -184,3 +186,19 @@ def test_a_failed_background_write_is_raised_by_the_next_call(tmp_path):
         assert "background save of step 1" in " ".join(info.value.__notes__)
     ckpt.wait()  # raised once, then cleared
     ckpt.close()
+
+
+def test_a_save_in_flight_when_python_exits_is_finished(tmp_path):
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from jnn.train import Checkpointer
+        ckpt = Checkpointer({str(tmp_path)!r})
+        ckpt.save(1, {{"w": np.ones(3, np.float32)}}, {{}}, ())
+        ckpt.save(2, {{"w": np.full(3, 2.0, np.float32)}}, {{}}, ())  # still writing at exit
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    restored = Checkpointer(tmp_path).restore(({"w": np.zeros(3, np.float32)}, {}, ()))
+    assert restored.step == 2
+    np.testing.assert_array_equal(restored.params["w"], [2, 2, 2])

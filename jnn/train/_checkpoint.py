@@ -8,6 +8,7 @@ import dataclasses
 import os
 import sys
 import threading
+import traceback
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -125,6 +126,32 @@ def _snapshot(tree: Any) -> Any:
     return jax.tree.map(copy, tree)
 
 
+_live_writers: weakref.WeakSet = weakref.WeakSet()
+_exit_hook: list = []  # holds the hook once registered
+
+
+def _finish_writes_at_exit() -> None:
+    """Finish every background write when the main thread ends, before Python's shutdown
+    stops accepting work in thread pools (orbax's writes need them)."""
+    for writer in list(_live_writers):
+        try:
+            writer.wait()
+        except Exception:
+            traceback.print_exc()
+
+
+def _register_for_exit(writer: _Writer) -> None:
+    # threading's exit hooks run last-registered first, so this one (registered after
+    # concurrent.futures') runs while thread pools still take work; atexit would be late.
+    if not _exit_hook and hasattr(threading, "_register_atexit"):
+        try:
+            threading._register_atexit(_finish_writes_at_exit)
+            _exit_hook.append(_finish_writes_at_exit)
+        except RuntimeError:  # already shutting down
+            pass
+    _live_writers.add(writer)
+
+
 class _Writer:
     """Runs the saves of one Checkpointer one at a time: inline, or in one background
     thread at low CPU priority; errors of a background save surface at the next
@@ -136,6 +163,8 @@ class _Writer:
             1, thread_name_prefix="jnn-checkpoint", initializer=_lower_priority,
             initargs=(niceness,)) if background else None)
         self.pending: tuple[int, concurrent.futures.Future] | None = None
+        if background:
+            _register_for_exit(self)
 
     def submit(self, step: int, write: Callable[[], None]) -> None:
         self.wait()
