@@ -421,8 +421,11 @@ def bench_epochs(mesh, per_device, steps, rounds):
     res = compare(candidates, "raw_named epoch", rounds=rounds,
                   title=f"one epoch ({steps} Adam steps, batch {per_device} x {mesh.size}) "
                         "per call: fit's compiled epoch vs hand-written scanned epochs")
-    for r in res.values():
+    cpu = cpu_time_ratios(candidates, "raw_named epoch", rounds,
+                          f"CPU time per epoch ({steps} steps; all threads)")
+    for name, r in res.items():
         r["per_step_s"] = r["median_s"] / steps
+        r["cpu_s"] = cpu[name]
     print_table(["candidate", "ms per step"],
                 [[name, f"{1e3 * r['per_step_s']:.2f}"] for name, r in res.items()],
                 title="per step (epoch median / steps)")
@@ -475,6 +478,29 @@ def bench_landscape(mesh, grid, rounds):
     return res
 
 
+def cpu_time_ratios(candidates, baseline, rounds, title):
+    """Process CPU time per call (all threads of all forced devices), in shuffled
+    interleaved rounds: the work each program does, which other processes on a shared
+    machine disturb far less than wall time. Prints the median and the median paired ratio."""
+    names, samples = list(candidates), {name: [] for name in candidates}
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):
+        for name in rng.permutation(names):
+            t0 = time.process_time()
+            jax.block_until_ready(candidates[name]())
+            samples[name].append(time.process_time() - t0)
+    base = np.asarray(samples[baseline])
+    rows = [[name, f"{1e3 * np.median(v):.1f}", f"{np.median(np.asarray(v) / base):.3f}"]
+            for name, v in samples.items()]
+    print_table(["candidate", "CPU ms per call", "paired ratio"], rows, title=title)
+    return {name: np.asarray(v) for name, v in samples.items()}
+
+
+def cpu_paired(results, name, baseline):
+    """Median per-round ratio of CPU times (see :func:`cpu_time_ratios`)."""
+    return float(np.median(results[name]["cpu_s"] / results[baseline]["cpu_s"]))
+
+
 def paired(results, name, baseline):
     """Median of the per-round ratios ``name / baseline`` (rounds were interleaved)."""
     a, b = np.asarray(results[name]["samples_s"]), np.asarray(results[baseline]["samples_s"])
@@ -518,6 +544,12 @@ def main():
          f"{paired(epochs, 'fit epoch shard_map', 'raw_shard_map epoch'):.3f}  target <= 1.05"),
         ("fit epoch shard_map / fit epoch (paired)",
          f"{paired(epochs, 'fit epoch shard_map', 'fit epoch'):.3f}"),
+        ("CPU time: fit epoch / raw_shard_map epoch",
+         f"{cpu_paired(epochs, 'fit epoch', 'raw_shard_map epoch'):.3f}"),
+        ("CPU time: fit epoch shard_map / raw_shard_map epoch",
+         f"{cpu_paired(epochs, 'fit epoch shard_map', 'raw_shard_map epoch'):.3f}"),
+        ("CPU time: fit epoch shard_map / fit epoch",
+         f"{cpu_paired(epochs, 'fit epoch shard_map', 'fit epoch'):.3f}"),
         ("weak-scaling overhead", f"{overhead:.3f}"),
         ("landscape sharded / single throughput",
          f"{1 / land[f'mesh ({mesh.size})']['ratio_paired']:.2f}x"),
