@@ -89,6 +89,36 @@ def test_gap_bound_holds_and_stops_near_the_true_step(x64, mlp_hessian_d1000):
     assert residual_step is None or n < residual_step, (n, residual_step)
 
 
+def test_partial_reorthogonalization_matches_eigh(x64, mlp_hessian_d1000):
+    # Simon's partial reorthogonalization (opt-in): the basis stays semi-orthogonal
+    # (|v_i^T v_j| <= sqrt(eps)), few steps reorthogonalize, and the eigenpairs equal eigh's
+    # with no spurious copy of the top eigenvalue.
+    from jnn.curvature._lanczos import lanczos_tridiagonal
+
+    _, _, H, lam, U = mlp_hessian_d1000
+    A, d, m, k = jnp.asarray(H), H.shape[0], 60, 4
+    tri = jax.jit(
+        lambda A: lanczos_tridiagonal(
+            lambda v: A @ v, jnp.ones(d, A.dtype), m, jax.random.key(0), reorthogonalize="partial"
+        )
+    )(A)
+    V, a, b = np.asarray(tri.basis), np.asarray(tri.alpha), np.asarray(tri.beta)
+    assert np.max(np.abs(V @ V.T - np.eye(m))) <= np.sqrt(np.finfo(np.float64).eps)
+    assert int(tri.reorthogonalizations) <= m // 3, int(tri.reorthogonalizations)
+    ritz = np.linalg.eigvalsh(np.diag(a) + np.diag(b[:-1], 1) + np.diag(b[:-1], -1))[::-1]
+    np.testing.assert_allclose(ritz[:k], lam[::-1][:k], rtol=1e-10)
+    assert np.sum(np.abs(ritz - lam[-1]) < 1e-6 * lam[-1]) == 1
+    res = top_eigenvalues(lambda v: A @ v, jnp.zeros(d), k, key=jax.random.key(1), num_iters=m,
+                          tol=0, reorthogonalize="partial")
+    np.testing.assert_allclose(res.eigenvalues, lam[::-1][:k], rtol=1e-10)
+    Y = np.asarray(res.eigenvectors)
+    np.testing.assert_allclose(np.abs(np.sum(Y * U[:, ::-1][:, :k].T, axis=1)), 1.0, atol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"top_eigenvalues: reorthogonalize must be 'full' or 'partial'; got 'x'"
+    ):
+        top_eigenvalues(lambda v: A @ v, jnp.zeros(d), key=jax.random.key(0), reorthogonalize="x")
+
+
 def test_spectral_density_of_mlp_hessian_matches_exact_eigenvalues(x64, mlp_hessian_d1000):
     params, batch, H, lam, U = mlp_hessian_d1000
 

@@ -116,7 +116,12 @@ def _edges(tri):
     return kappa, hi[0], lo[0], bounds, pd, all_finite((hi, lo, bounds))
 
 
-def _run(where, matvec, params, k, which, num_iters, tol, key, check_every):
+def _run(where, matvec, params, k, which, num_iters, tol, key, check_every, reorthogonalize):
+    if reorthogonalize not in ("full", "partial"):
+        raise ValueError(
+            f"{where}: reorthogonalize must be 'full' or 'partial'; got {reorthogonalize!r}. "
+            "Use 'full' (the default) unless the reorthogonalization dominates the run time."
+        )
     check_operator(where, matvec, params)
     flat_mv, flat, unravel = flatten_operator(matvec, params)
     m = _check_sizes(where, flat.size, k, num_iters)
@@ -126,12 +131,15 @@ def _run(where, matvec, params, k, which, num_iters, tol, key, check_every):
     stop = None
     if not (isinstance(tol, (int, float)) and tol == 0):
         stop = lambda tri: converged(tri, k, which, tol)
-    tri = lanczos_tridiagonal(flat_mv, v0, m, k1, stop=stop, check_every=check_every)
+    tri = lanczos_tridiagonal(
+        flat_mv, v0, m, k1, stop=stop, check_every=check_every, reorthogonalize=reorthogonalize
+    )
     return tri, unravel, m
 
 
-def _eigenpairs(where, matvec, params, k, which, num_iters, tol, key, check_every):
-    tri, unravel, _ = _run(where, matvec, params, k, which, num_iters, tol, key, check_every)
+def _eigenpairs(where, matvec, params, k, which, num_iters, tol, key, check_every, reorth):
+    tri, unravel, _ = _run(where, matvec, params, k, which, num_iters, tol, key, check_every,
+                           reorth)
     theta, Y, bounds, ok, finite, estimate = _extract(tri, tol, k=k, which=which)
     raise_if_not_finite(where, "the Lanczos result", finite)
     return Eigenpairs(theta, jax.vmap(unravel)(Y), bounds, tri.num_steps, ok, finite, estimate)
@@ -155,6 +163,11 @@ _EIGEN_DOC_TAIL = """
         runs ``num_iters`` steps.
       check_every: test ``tol`` every this many steps (each test costs an eigen-decomposition
         of the small ``m x m`` tridiagonal matrix; ``1`` stops at the earliest step).
+      reorthogonalize: ``"full"`` (default): every step is orthogonalized against the whole
+        basis (read in blocks of the rows in use). ``"partial"``: Simon's partial
+        reorthogonalization, only when the estimated loss of orthogonality reaches
+        :math:`\\sqrt{\\epsilon}` (eigenvalues as accurate, fewer basis reads; Simon, "The
+        Lanczos algorithm with partial reorthogonalization", Math. Comp. 42, 1984).
 
     Returns:
       :class:`Eigenpairs` (eigenvalues, eigenvectors as pytrees, residual error bounds,
@@ -173,6 +186,7 @@ def top_eigenvalues(
     num_iters: int | None = None,
     tol: float = 1e-6,
     check_every: int = 4,
+    reorthogonalize: str = "full",
 ) -> Eigenpairs:
     r"""The ``k`` algebraically largest eigenpairs of a symmetric operator, by Lanczos.
 
@@ -193,7 +207,8 @@ def top_eigenvalues(
     :math:`1/g` (Kuczyński & Woźniakowski 1992); the whole run is one ``lax.while_loop``.
     """
     return _eigenpairs(
-        "top_eigenvalues", matvec, params, k, "largest", num_iters, tol, key, check_every
+        "top_eigenvalues", matvec, params, k, "largest", num_iters, tol, key, check_every,
+        reorthogonalize,
     )
 
 
@@ -206,6 +221,7 @@ def smallest_eigenvalues(
     num_iters: int | None = None,
     tol: float = 1e-6,
     check_every: int = 4,
+    reorthogonalize: str = "full",
 ) -> Eigenpairs:
     r"""The ``k`` algebraically smallest eigenpairs (most negative first), by Lanczos.
 
@@ -216,7 +232,8 @@ def smallest_eigenvalues(
     ``eigenvalues`` with ``error_bounds`` before concluding.
     """
     return _eigenpairs(
-        "smallest_eigenvalues", matvec, params, k, "smallest", num_iters, tol, key, check_every
+        "smallest_eigenvalues", matvec, params, k, "smallest", num_iters, tol, key, check_every,
+        reorthogonalize,
     )
 
 

@@ -30,6 +30,7 @@ class Tridiagonal(NamedTuple):
     alpha: jax.Array  # (m,)
     beta: jax.Array  # (m,)
     num_steps: jax.Array  # () int32
+    reorthogonalizations: jax.Array | None = None  # () int32: steps that reorthogonalized
 
     @property
     def basis(self) -> jax.Array:
@@ -141,6 +142,34 @@ def converged(tri: Tridiagonal, k: int, which: str, tol) -> jax.Array:
     return (tri.num_steps > k) & jnp.all(estimate <= tol * jnp.abs(theta))
 
 
+def _omega_update(omega, omega_prev, alpha, beta, a, b, j, scale, eps):
+    """Simon's recurrence for ``omega_next[k] ~ v_{j+1}^T v_k`` (k <= j) from the tridiagonal.
+
+    With ``beta_j v_{j+1} = A v_j - alpha_j v_j - beta_{j-1} v_{j-1}`` and the same relation
+    for ``v_k``, the inner products obey (Simon 1984, eq. 2.6)
+
+        beta_j w_{j+1,k} = beta_k w_{j,k+1} + (alpha_k - alpha_j) w_{j,k}
+                           + beta_{k-1} w_{j,k-1} - beta_{j-1} w_{j-1,k},
+
+    to which a rounding term of size ``eps ||A||`` is added with the sign that makes the
+    estimate grow (an overestimate is safe: it only reorthogonalizes sooner).
+    """
+    m = omega.shape[0]
+    k = jnp.arange(m)
+    up = jnp.concatenate([omega[1:], jnp.zeros(1, omega.dtype)])  # w_{j,k+1}
+    down = jnp.concatenate([jnp.zeros(1, omega.dtype), omega[:-1]])  # w_{j,k-1}
+    beta_down = jnp.concatenate([jnp.zeros(1, beta.dtype), beta[:-1]])  # beta_{k-1}
+    beta_prev = jnp.where(j > 0, beta[jnp.maximum(j - 1, 0)], 0.0)
+    term = beta * up + (alpha - a) * omega + beta_down * down - beta_prev * omega_prev
+    term = term + jnp.where(term >= 0, 1.0, -1.0) * scale
+    safe_b = jnp.where(b > 0, b, 1.0)
+    nxt = jnp.where(k < j, term / safe_b, 0.0)
+    nxt = jnp.where(k == j, eps * scale / safe_b + eps, nxt)  # v_{j+1} vs v_j: local
+    nxt = jnp.where(k == j + 1, 1.0, nxt)
+    worst = jnp.max(jnp.where(k < j, jnp.abs(nxt), 0.0))
+    return nxt, worst
+
+
 def lanczos_tridiagonal(
     flat_matvec: Callable,
     v0: jax.Array,
@@ -149,17 +178,29 @@ def lanczos_tridiagonal(
     *,
     stop: Callable[[Tridiagonal], jax.Array] | None = None,
     check_every: int = 1,
+    reorthogonalize: str = "full",
 ) -> Tridiagonal:
     """Run up to ``num_iters`` Lanczos steps from ``v0`` inside one ``lax.while_loop``.
 
-    Each step orthogonalizes the new vector against all previous ones, so the basis
-    stays orthonormal to working precision and no spurious copies of converged eigenvalues
-    appear. On breakdown (the Krylov space is invariant: ``beta`` below ``64 eps ||A||``)
-    the process restarts from a random vector orthogonal to the basis and records
-    ``beta = 0``, so ``T`` becomes block diagonal and repeated eigenvalues are still found.
-    ``stop(tri)``, when given, is checked after every ``check_every`` steps (it costs an
-    ``m x m`` eigen-decomposition) and ends the loop early when it returns ``True``.
+    With ``reorthogonalize="full"`` (the default) each step orthogonalizes the new vector
+    against all previous ones, so the basis stays orthonormal to working precision and no
+    spurious copies of converged eigenvalues appear. With ``"partial"`` (Simon 1984) a
+    step does so only when the estimated loss of orthogonality
+    :math:`\\max_k |v_{j+1}^\\top v_k|` (:func:`_omega_update`) passes
+    :math:`\\sqrt{\\epsilon}`, and then also at the next step: the basis stays
+    semi-orthogonal, which keeps the Ritz values accurate to working precision while most
+    steps skip the reorthogonalization. On breakdown (the Krylov space is invariant:
+    ``beta`` below ``64 eps ||A||``) the process restarts from a random vector orthogonal to
+    the basis and records ``beta = 0``, so ``T`` becomes block diagonal and repeated
+    eigenvalues are still found. ``stop(tri)``, when given, is checked after every
+    ``check_every`` steps (it costs an ``m x m`` eigen-decomposition) and ends the loop
+    early when it returns ``True``.
     """
+    if reorthogonalize not in ("full", "partial"):
+        raise ValueError(
+            f"lanczos: reorthogonalize must be 'full' or 'partial'; got {reorthogonalize!r}."
+        )
+    partial = reorthogonalize == "partial"
     m = num_iters
     d = v0.shape[0]
     dtype = v0.dtype
@@ -168,20 +209,13 @@ def lanczos_tridiagonal(
     # random-number generation.
     fresh = jax.random.normal(key, (d,), dtype)
 
-    def body(state):
-        j, blocks, alpha, beta, v, v_prev, anorm, _ = state
-        blocks = _insert(blocks, j, v)
-        num_blocks = j // BLOCK_ROWS + 1
-        project = lambda x: _project_out(blocks, num_blocks, x)
-        w = flat_matvec(v)
-        anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
-        a = jnp.vdot(v, w)
-        w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * v_prev
+    def orthogonalize(blocks, j, w, anorm):
         # Classical Gram-Schmidt against the rows in use, repeated once when the first pass
         # removed more than 1 - 1/sqrt(2) of the norm (Daniel, Gragg, Kaufman & Stewart
         # 1976; "twice is enough", Giraud et al. 2005): usually one pass, so a step reads
         # the rows in use twice. On breakdown the second pass orthogonalizes the restart
         # vector instead (one pass suffices for a random vector).
+        project = lambda x: _project_out(blocks, j // BLOCK_ROWS + 1, x)
         w1 = project(w)
         n1 = jnp.linalg.norm(w1)
         breakdown = n1 <= 64 * eps * anorm
@@ -189,6 +223,36 @@ def lanczos_tridiagonal(
         again = n1 < jnp.sqrt(0.5) * jnp.linalg.norm(w)
         x = jnp.where(restart, jnp.roll(fresh, j), w1)
         x = lax.cond(again | restart, project, lambda x: x, x)
+        return x, breakdown
+
+    def body(state):
+        j, blocks, alpha, beta, v, v_prev, anorm, omega, omega_prev, forced, count, _ = state
+        blocks = _insert(blocks, j, v)
+        w = flat_matvec(v)
+        anorm = jnp.maximum(anorm, jnp.linalg.norm(w))
+        a = jnp.vdot(v, w)
+        w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * v_prev
+        if partial:
+            nw = jnp.linalg.norm(w)
+            omega_next, worst = _omega_update(
+                omega, omega_prev, alpha, beta, a, nw, j, eps * anorm, eps
+            )
+            by_omega = worst > jnp.sqrt(eps)
+            need = by_omega | forced | (nw <= 64 * eps * anorm)
+            x, breakdown = lax.cond(
+                need,
+                lambda w: orthogonalize(blocks, j, w, anorm),
+                lambda w: (w, jnp.bool_(False)),
+                w,
+            )
+            k = jnp.arange(m)
+            omega_next = jnp.where(need & (k <= j), eps, omega_next)
+            forced = by_omega & ~forced
+            count = count + need.astype(count.dtype)
+        else:
+            x, breakdown = orthogonalize(blocks, j, w, anorm)
+            omega_next = omega
+            count = count + 1
         nx = jnp.linalg.norm(x)
         b = jnp.where(breakdown, 0.0, nx)
         v_next = x / jnp.where(nx > 0, nx, 1.0)
@@ -199,7 +263,9 @@ def lanczos_tridiagonal(
         else:
             check = ((j + 1) % check_every == 0) | (j + 1 == m)
             done = lax.cond(check, lambda: stop(tri), lambda: jnp.bool_(False))
-        return j + 1, blocks, alpha, beta, v_next, v, anorm, done
+        return (
+            j + 1, blocks, alpha, beta, v_next, v, anorm, omega_next, omega, forced, count, done
+        )
 
     def cond(state):
         j, *_, done = state
@@ -207,6 +273,7 @@ def lanczos_tridiagonal(
 
     v = v0 / jnp.linalg.norm(v0)
     zero = jnp.zeros((), dtype)
+    omega0 = jnp.zeros(m, dtype).at[0].set(1.0)
     init = (
         jnp.int32(0),
         _empty_blocks(m, d, dtype),
@@ -215,7 +282,11 @@ def lanczos_tridiagonal(
         v,
         jnp.zeros_like(v),
         zero,
+        omega0,
+        jnp.zeros(m, dtype),
+        jnp.bool_(False),
+        jnp.int32(0),
         jnp.bool_(False),
     )
-    j, blocks, alpha, beta, *_ = lax.while_loop(cond, body, init)
-    return Tridiagonal(blocks, alpha, beta, j)
+    j, blocks, alpha, beta, *_, count, _ = lax.while_loop(cond, body, init)
+    return Tridiagonal(blocks, alpha, beta, j, count)
