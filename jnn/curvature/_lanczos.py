@@ -1,4 +1,5 @@
-"""The Lanczos process with full reorthogonalization, in one compiled loop, on flat vectors."""
+"""The Lanczos process with full (or, opt-in, partial) reorthogonalization, in one compiled
+loop, on flat vectors."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class Tridiagonal(NamedTuple):
     tridiagonal matrix with diagonal ``alpha`` and off-diagonal ``beta[:-1]``; ``beta[n - 1]``
     (``n = num_steps``) is the norm of the last residual, the :math:`\\beta_m` of the error
     bounds. Rows and entries past ``num_steps`` are zero. ``V`` is stored as consecutive
-    row blocks (``blocks``); ``basis`` joins them into one ``(m, d)`` array.
+    row blocks (``blocks``); ``basis`` joins them into one ``(m, d)`` array. With partial
+    reorthogonalization the rows are semi-orthogonal (``|v_i^T v_j| <= sqrt(eps)``).
     """
 
     blocks: tuple  # row blocks of V, each (rows, d), BLOCK_ROWS rows but the last
