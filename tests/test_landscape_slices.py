@@ -229,17 +229,17 @@ def test_fast_path_refuses_other_models(problem):
 def test_mesh_placement_is_one_transfer_and_keeps_placed_leaves():
     from jax.sharding import NamedSharding, PartitionSpec
 
-    from jnn.landscape._grid import _replicated
+    from jnn.parallel._tools import place_replicated
 
     mesh = jnn.parallel.data_mesh()
     full = NamedSharding(mesh, PartitionSpec())
     split = NamedSharding(mesh, PartitionSpec("data"))
     placed = jax.device_put(jnp.arange(8.0 * mesh.size), split)  # e.g. a user's FSDP shard
     tree = {"w": jnp.ones((3, 2)), "b": placed, "n": np.arange(4, dtype=np.int32)}
-    out = _replicated("plane", tree, mesh)
+    out = place_replicated("plane", tree, mesh)
     assert out["b"] is placed
     for name in ("w", "n"):
         assert out[name].sharding == full
         np.testing.assert_array_equal(out[name], tree[name])
-    traced = jax.jit(lambda t: _replicated("plane", t, mesh))(tree)  # no placement under jit
+    traced = jax.jit(lambda t: place_replicated("plane", t, mesh))(tree)  # no placement under jit
     np.testing.assert_array_equal(traced["w"], tree["w"])

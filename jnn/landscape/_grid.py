@@ -27,11 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.sharding import NamedSharding, PartitionSpec
 
 from .._checks import positive_int
 from ..parallel._mesh import check_mesh
-from ..parallel._tools import _on_mesh, constrain_points, place_replicated
+from ..parallel._tools import constrain_points, place_replicated
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of temporaries for one chunk of points
 # On CPU, vmap-ing points turns each matrix product into a batched one, which XLA:CPU
@@ -302,20 +301,6 @@ def padded_coords(coords: jax.Array, padded: int) -> jax.Array:
     return jnp.concatenate([coords, jnp.broadcast_to(coords[-1:], (extra, coords.shape[1]))])
 
 
-def _replicated(where: str, tree: Any, mesh) -> Any:
-    """``place_replicated`` with the leaves moved in one batched transfer (a transfer per
-    leaf costs about 0.1 ms each: a few ms per call for an MLP and its two directions)."""
-    if _is_traced(tree):
-        return place_replicated(where, tree, mesh)
-    leaves, treedef = jax.tree.flatten(tree)
-    move = [i for i, x in enumerate(leaves) if not _on_mesh(x, mesh)]
-    full = NamedSharding(mesh, PartitionSpec())
-    moved = jax.device_put([leaves[i] for i in move], [full] * len(move))
-    for i, x in zip(move, moved):
-        leaves[i] = x
-    return jax.tree.unflatten(treedef, leaves)
-
-
 def evaluate_grid(where: str, kind: str, spec, base, axes, data, *, minibatches: bool,
                   weights, chunk_size, memory_budget_bytes, extra_metadata=None, mesh=None,
                   axis_name="data") -> Landscape:
@@ -342,7 +327,7 @@ def evaluate_grid(where: str, kind: str, spec, base, axes, data, *, minibatches:
                                per_chunk, memory_budget_bytes)
     chunk, padded = balanced_chunks(num_points, chunk * devices, devices)
     if mesh is not None:
-        base, data, weights, axes = _replicated(where, (base, data, weights, axes), mesh)
+        base, data, weights, axes = place_replicated(where, (base, data, weights, axes), mesh)
     loss, metrics, nonfinite, count = _run_axes(
         spec, base, axes, data, weights if minibatches else None, chunk_size=chunk,
         stacked=minibatches, padded=padded, mesh=mesh, axis_name=axis_name)

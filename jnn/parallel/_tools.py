@@ -32,8 +32,13 @@ def place_replicated(where: str, tree: Any, mesh: Mesh | None) -> Any:
         return tree
     if not isinstance(mesh, Mesh):
         check_mesh(where, mesh)  # raises the uniform TypeError
+    # One batched transfer: a device_put per leaf costs about 0.1 ms each.
+    leaves, treedef = jax.tree.flatten(tree)
+    move = [i for i, x in enumerate(leaves) if not _on_mesh(x, mesh)]
     full = NamedSharding(mesh, PartitionSpec())
-    return jax.tree.map(lambda x: x if _on_mesh(x, mesh) else jax.device_put(x, full), tree)
+    for i, x in zip(move, jax.device_put([leaves[i] for i in move], [full] * len(move))):
+        leaves[i] = x
+    return jax.tree.unflatten(treedef, leaves)
 
 
 def shard_data(where: str, batch: Any, params: Any, mesh: Mesh | None,
