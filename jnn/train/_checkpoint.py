@@ -116,14 +116,8 @@ def _snapshot(tree: Any) -> Any:
     sharding kept): ``fit`` donates, i.e. overwrites, the originals in the next epoch
     while the copy is still being written."""
 
-    def copy(leaf):
-        if isinstance(leaf, jax.Array):
-            return leaf.copy()
-        if isinstance(leaf, np.ndarray):
-            return leaf.copy()
-        return leaf
-
-    return jax.tree.map(copy, tree)
+    return jax.tree.map(
+        lambda leaf: leaf.copy() if isinstance(leaf, (jax.Array, np.ndarray)) else leaf, tree)
 
 
 _live_writers: weakref.WeakSet = weakref.WeakSet()
