@@ -154,6 +154,27 @@ def test_landscape_figures(landscapes):
     matplotlib.pyplot.close("all")
 
 
+def test_landscape_figures_vmax(landscapes):
+    """vmax caps the color scale, the contour levels and the surface (the loss here runs
+    from 0.1 at the centre to 2.1 at the corners)."""
+    flat, _ = landscapes
+    fig = vl.plot_landscape_contour(flat, vmax=1.0, levels=5, filled=True)
+    np.testing.assert_allclose(fig.axes[0].collections[-1].levels, np.linspace(0.1, 1.0, 5))
+    fig = vl.plot_landscape_heatmap(flat, vmax=1.0, log=True)
+    assert fig.axes[0].collections[0].norm.vmax == 1.0
+    fig = vl.plot_landscape_surface(flat, vmax=1.0)
+    z = fig.axes[0].collections[0].get_array()  # face colors follow the capped heights
+    assert float(np.max(z)) <= 1.0 + 1e-9 < float(np.max(flat.loss))
+    fig = vl.plot_landscape_trajectory(flat, np.zeros((3, 2)), vmax=1.0)
+    assert max(fig.axes[0].collections[0].levels) <= 1.0
+    for plot in (vl.plot_landscape_contour, vl.plot_landscape_heatmap,
+                 vl.plot_landscape_surface):
+        with pytest.raises(ValueError, match=r"vmax=0.05 must be a finite number above the "
+                                             r"smallest value drawn \(0.1\)"):
+            plot(flat, vmax=0.05)
+    matplotlib.pyplot.close("all")
+
+
 def test_docstring_examples_run():
     """The cheap examples; the others (fast path, BatchNorm paths, Lanczos, fit) repeat what
     the tests above check, and `pytest --doctest-modules jnn/landscape` runs them all."""

@@ -51,18 +51,29 @@ def _masked(where: str, z: np.ndarray, log: bool) -> np.ma.MaskedArray:
     return np.ma.masked_array(z, mask=bad)
 
 
-def _norm_and_levels(z: np.ma.MaskedArray, levels: int | Any, log: bool):
+def _check_vmax(where: str, z: np.ma.MaskedArray, vmax: float | None) -> None:
+    if vmax is None:
+        return
+    if not np.isfinite(vmax) or vmax <= float(z.min()):
+        raise ValueError(f"{where}: vmax={vmax!r} must be a finite number above the smallest "
+                         f"value drawn ({float(z.min()):.6g}); raise it or pass vmax=None.")
+
+
+def _norm_and_levels(z: np.ma.MaskedArray, levels: int | Any, log: bool,
+                     vmax: float | None = None):
+    """The color scale and contour levels from the smallest value to the largest (or to
+    ``vmax``, above which everything gets the top color)."""
     from matplotlib import colors
 
-    lo, hi = float(z.min()), float(z.max())
+    lo, hi = float(z.min()), float(z.max()) if vmax is None else float(vmax)
     if hi <= lo:
         hi = lo + (abs(lo) if lo else 1.0) * 1e-6
     if not isinstance(levels, (int, np.integer)):
         levels = np.asarray(levels, float)
-        return (colors.LogNorm(levels.min(), levels.max()) if log else None), levels
-    if log:
-        return colors.LogNorm(lo, hi), np.geomspace(lo, hi, int(levels))
-    return None, np.linspace(lo, hi, int(levels))
+        lo, hi = levels.min(), levels.max()
+    else:
+        levels = np.geomspace(lo, hi, int(levels)) if log else np.linspace(lo, hi, int(levels))
+    return (colors.LogNorm(lo, hi) if log else colors.Normalize(lo, hi)), levels
 
 
 def plot_landscape_line(
@@ -110,6 +121,7 @@ def plot_landscape_contour(
     ax: Any = None,
     levels: int | Any = 20,
     log: bool = False,
+    vmax: float | None = None,
     filled: bool = False,
     label_levels: bool = True,
     cmap: str = "viridis",
@@ -123,6 +135,9 @@ def plot_landscape_contour(
         ax: the Axes to draw into; a new figure when ``None``.
         levels: the number of levels, or the level values.
         log: log-spaced levels and a logarithmic color scale (for losses spanning decades).
+        vmax: the highest level and top of the color scale; values above it are drawn
+            with the top color and get no lines (the loss far from a minimum can be
+            orders of magnitude above it; Li et al. cap their plots the same way).
         filled: filled contours (``contourf``) under the lines.
         label_levels: write each level's value on its line.
         cmap: a matplotlib colormap name.
@@ -133,10 +148,12 @@ def plot_landscape_contour(
     where = "jnn.viz.plot_landscape_contour"
     alphas, betas, z = _values(where, landscape, value, 2)
     zm = _masked(where, z, log).T  # contour wants (len(y), len(x))
-    norm, lv = _norm_and_levels(zm, levels, log)
+    _check_vmax(where, zm, vmax)
+    norm, lv = _norm_and_levels(zm, levels, log, vmax)
     fig, ax = figure_and_axes(ax)
     if filled:
-        ax.contourf(alphas, betas, zm, levels=lv, norm=norm, cmap=cmap, alpha=0.8)
+        ax.contourf(alphas, betas, zm, levels=lv, norm=norm, cmap=cmap, alpha=0.8,
+                    extend="neither" if vmax is None else "max")
     lines = ax.contour(alphas, betas, zm, levels=lv, norm=norm,
                        cmap=None if filled else cmap, colors="k" if filled else None,
                        linewidths=0.8)
@@ -154,6 +171,7 @@ def plot_landscape_heatmap(
     value: str = "loss",
     ax: Any = None,
     log: bool = False,
+    vmax: float | None = None,
     cmap: str = "viridis",
     colorbar: bool = True,
 ):
@@ -164,6 +182,7 @@ def plot_landscape_heatmap(
         value: ``"loss"`` or a metric name.
         ax: the Axes to draw into; a new figure when ``None``.
         log: logarithmic color scale.
+        vmax: the top of the color scale; larger values get the top color.
         cmap: a matplotlib colormap name.
         colorbar: add a color bar.
 
@@ -173,11 +192,12 @@ def plot_landscape_heatmap(
     where = "jnn.viz.plot_landscape_heatmap"
     alphas, betas, z = _values(where, landscape, value, 2)
     zm = _masked(where, z, log).T
-    norm, _ = _norm_and_levels(zm, 2, log)
+    _check_vmax(where, zm, vmax)
+    norm, _ = _norm_and_levels(zm, 2, log, vmax)
     fig, ax = figure_and_axes(ax)
     mesh = ax.pcolormesh(alphas, betas, zm, shading="auto", norm=norm, cmap=cmap)
     if colorbar:
-        fig.colorbar(mesh, ax=ax, label=value)
+        fig.colorbar(mesh, ax=ax, label=value, extend="neither" if vmax is None else "max")
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$\beta$")
     return fig
@@ -189,6 +209,7 @@ def plot_landscape_surface(
     value: str = "loss",
     ax: Any = None,
     log: bool = False,
+    vmax: float | None = None,
     cmap: str = "viridis",
 ):
     """A 2-D landscape as a 3-D surface (Li et al. 2018's surface plots).
@@ -198,6 +219,8 @@ def plot_landscape_surface(
         value: ``"loss"`` or a metric name.
         ax: a 3-D Axes (``fig.add_subplot(projection="3d")``); a new figure when ``None``.
         log: draw :math:`\\log_{10}` of the value (non-positive values left out).
+        vmax: values above it are drawn at ``vmax`` (a flat cap), so a loss that explodes
+            at the grid's edges does not flatten the basin into the floor of the plot.
         cmap: a matplotlib colormap name.
 
     Returns:
@@ -206,6 +229,9 @@ def plot_landscape_surface(
     where = "jnn.viz.plot_landscape_surface"
     alphas, betas, z = _values(where, landscape, value, 2)
     zm = _masked(where, z, log)
+    _check_vmax(where, zm, vmax)
+    if vmax is not None:
+        zm = np.ma.minimum(zm, vmax)
     zz = np.log10(zm) if log else zm
     if ax is None:
         fig = pyplot().figure(figsize=(6.0, 5.0))
@@ -231,6 +257,7 @@ def plot_landscape_trajectory(
     ax: Any = None,
     levels: int | Any = 20,
     log: bool = False,
+    vmax: float | None = None,
     labels: Any = None,
     color: str = "tab:red",
 ):
@@ -247,7 +274,7 @@ def plot_landscape_trajectory(
             variance on the axis labels).
         value: ``"loss"`` or a metric name for the contours.
         ax: the Axes to draw into; a new figure when ``None``.
-        levels, log: as in :func:`plot_landscape_contour`.
+        levels, log, vmax: as in :func:`plot_landscape_contour`.
         labels: optional text per point (e.g. the recorder's ``epochs``).
         color: the path's color.
 
@@ -264,7 +291,8 @@ def plot_landscape_trajectory(
     if labels is not None and len(labels) != coords.shape[0]:
         raise ValueError(f"{where}: labels has {len(labels)} entries for {coords.shape[0]} "
                          "points; give one label per point.")
-    fig = plot_landscape_contour(landscape, value=value, ax=ax, levels=levels, log=log)
+    fig = plot_landscape_contour(landscape, value=value, ax=ax, levels=levels, log=log,
+                                 vmax=vmax)
     ax = fig.axes[0] if ax is None else ax
     ax.plot(coords[:, 0], coords[:, 1], "-o", color=color, markersize=3, linewidth=1.2)
     ax.plot(coords[0, 0], coords[0, 1], "s", color=color, markersize=6, label="start")
