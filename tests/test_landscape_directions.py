@@ -7,6 +7,7 @@ import pytest
 from _util import assert_trees_close
 
 from jnn.landscape import (
+    cosine_similarity,
     difference,
     filter_normalize,
     filter_normalized_direction,
@@ -92,6 +93,23 @@ def test_difference_and_orthogonalize(key):
                                rtol=1e-4, atol=1e-6)
 
 
+def test_cosine_similarity(key):
+    a = {"w": jax.random.normal(key, (30, 20)), "b": jnp.arange(5.0)}
+    b = {"w": jnp.cos(a["w"]), "b": -jnp.ones(5)}
+    fa, fb = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)]) for t in (a, b))
+    ref = fa @ fb / (np.linalg.norm(fa) * np.linalg.norm(fb))
+    np.testing.assert_allclose(cosine_similarity(a, b), ref, rtol=1e-5)
+    np.testing.assert_allclose(cosine_similarity(a, jax.tree.map(lambda x: -3 * x, a)), -1.0,
+                               rtol=1e-6)
+    # Li et al.'s premise: two Gaussian directions in d = 100,000 dimensions have
+    # |cos| ~ 1/sqrt(d); 5/sqrt(d) bounds it with probability 1 - 6e-7.
+    big = {"w": jnp.zeros((100, 1000))}
+    c = cosine_similarity(random_direction(key, big), random_direction(jax.random.key(5), big))
+    assert abs(float(c)) < 5 / np.sqrt(100_000)
+    zero = jax.tree.map(jnp.zeros_like, a)
+    assert np.isnan(jax.jit(cosine_similarity)(zero, a)), "under jit a zero direction is nan"
+
+
 def test_bad_directions():
     params = {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)}
     with pytest.raises(ValueError, match=r"(?s)filter_normalize: direction must have the same "
@@ -108,3 +126,7 @@ def test_bad_directions():
         orthogonalize(params, jax.tree.map(lambda x: 2 * x, params))
     with pytest.raises(ValueError, match="d1 is zero"):
         orthogonalize(jax.tree.map(jnp.zeros_like, params), params)
+    with pytest.raises(ValueError, match=r"cosine_similarity: d2 is zero, so it has no angle"):
+        cosine_similarity(params, jax.tree.map(jnp.zeros_like, params))
+    with pytest.raises(ValueError, match=r"cosine_similarity: d2 must have the same tree"):
+        cosine_similarity(params, {"kernel": jnp.ones((3, 2))})

@@ -183,7 +183,8 @@ def test_docstring_examples_run():
     examples = [
         _directions.random_direction, _directions.filter_normalize,
         _directions.filter_normalized_direction, _directions.layer_normalize,
-        _directions.difference, _directions.orthogonalize, _slices.line, _slices.plane,
+        _directions.difference, _directions.orthogonalize, _directions.cosine_similarity,
+        _slices.line, _slices.plane,
         _io.save_landscape, _interpolate.interpolate, _sharpness.epsilon_sharpness,
         _trajectory.trajectory_pca, _trajectory.project_trajectory,
     ]

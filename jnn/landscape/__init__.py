@@ -5,6 +5,7 @@ builds one from a model) and directions that are parameter pytrees. A whole grid
 is one compiled XLA program, evaluated in memory-bounded chunks; plots are in ``jnn.viz``.
 """
 
+from ._directions import cosine_similarity as cosine_similarity
 from ._directions import difference as difference
 from ._directions import filter_normalize as filter_normalize
 from ._directions import filter_normalized_direction as filter_normalized_direction

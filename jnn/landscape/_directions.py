@@ -184,6 +184,40 @@ def difference(params_from: Any, params_to: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.asarray(b) - jnp.asarray(a), params_from, params_to)
 
 
+def cosine_similarity(d1: Any, d2: Any) -> jax.Array:
+    r"""The cosine of the angle between two directions, over all their leaves at once:
+
+    .. math::
+
+        \cos\angle(d_1, d_2) = \frac{\langle d_1, d_2\rangle}{\|d_1\|\,\|d_2\|}.
+
+    Li et al. (2018) rely on two random directions in many dimensions being nearly
+    orthogonal; this measures how nearly (and how aligned a Hessian eigenvector is with a
+    training step, or two solutions' differences are). Accumulated in float32 or wider.
+
+    Args:
+      d1, d2: pytrees of the same structure and shapes, neither all zeros.
+
+    Returns:
+      A scalar in :math:`[-1, 1]` (nan if a direction is zero, as under ``jit`` nothing
+      can be raised).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> cosine_similarity({"w": jnp.array([1.0, 0.0])}, {"w": jnp.array([1.0, 1.0])})
+      Array(0.70710677, dtype=float32)
+    """
+    where = "cosine_similarity"
+    check_params(where, d1, "d1")
+    check_like(where, "d2", d2, "d1", d1)
+    n11, n12, n22 = tree_vdot(d1, d1), tree_vdot(d1, d2), tree_vdot(d2, d2)
+    for name, n in (("d1", n11), ("d2", n22)):
+        if not isinstance(n, jax.core.Tracer) and float(n) == 0.0:
+            raise ValueError(f"{where}: {name} is zero, so it has no angle with another "
+                             "direction; pass a nonzero direction.")
+    return n12 / (jnp.sqrt(n11) * jnp.sqrt(n22))
+
+
 def orthogonalize(d1: Any, d2: Any, *, keep_norm: bool = True) -> tuple[Any, Any]:
     r"""Gram–Schmidt on a pair of directions: ``d2`` loses its component along ``d1``.
 
