@@ -143,9 +143,10 @@ def test_restore_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match=r"(?s)does not match the model.*saved:.*expected:.*"
                                          r"first differing leaves"):
         ckpt.restore(({"w": np.ones(3, np.float32)}, {}, ()))
-    with pytest.raises(ValueError, match=r"background_priority must be an int from 0 .*; "
-                                         r"got 20"):
-        Checkpointer(tmp_path / "c", background_priority=20)
+    for bad in (20, "low", True):
+        with pytest.raises(ValueError, match=r"background_priority must be 'idle' or an int "
+                                             rf"from 0 .* to 19 .*; got {bad!r}"):
+            Checkpointer(tmp_path / "c", background_priority=bad)
     with pytest.raises(ValueError, match=r"best_metric='val_loss' needs metrics"):
         Checkpointer(tmp_path / "b", best_metric="val_loss").save(1, {}, {}, ())
 
@@ -157,6 +158,7 @@ def test_background_writes_run_at_low_priority_and_training_keeps_its_own(tmp_pa
 
         def spy(*args, **kwargs):
             seen.append((threading.current_thread() is threading.main_thread(),
+                         os.sched_getscheduler(0) == os.SCHED_IDLE,
                          os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
             return write(*args, **kwargs)
 
@@ -166,10 +168,16 @@ def test_background_writes_run_at_low_priority_and_training_keeps_its_own(tmp_pa
         return seen
 
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert priority_of_writes(Checkpointer(tmp_path / "low")) == [(False, 19)]
+    policy = os.sched_getscheduler(0)
+    # Default: SCHED_IDLE (nice 19 where the kernel refuses it).
+    [(main, idle, nice)] = priority_of_writes(Checkpointer(tmp_path / "idle"))
+    assert not main and (idle or nice == 19)
+    assert priority_of_writes(Checkpointer(tmp_path / "low", background_priority=19)) == [
+        (False, False, 19)]
     assert priority_of_writes(Checkpointer(tmp_path / "normal", background_priority=0)) == [
-        (False, before)]
+        (False, False, before)]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+    assert os.sched_getscheduler(0) == policy
 
 
 def test_a_failed_background_write_is_raised_by_the_next_call(tmp_path):
