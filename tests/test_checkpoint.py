@@ -7,6 +7,7 @@ import textwrap
 import threading
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -210,3 +211,29 @@ def test_a_save_in_flight_when_python_exits_is_finished(tmp_path):
     restored = Checkpointer(tmp_path).restore(({"w": np.zeros(3, np.float32)}, {}, ()))
     assert restored.step == 2
     np.testing.assert_array_equal(restored.params["w"], [2, 2, 2])
+
+
+def test_snapshot_copies_every_array_where_it_lives():
+    """save()'s private copy (one compiled call for arrays on one set of devices): new
+    buffers, the same devices and shardings, numpy arrays copied, other leaves kept."""
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    from jnn.train._checkpoint import _snapshot
+
+    mesh = jax.make_mesh((8,), ("data",))
+    tree = {"split": jax.device_put(jnp.arange(16.0), NamedSharding(mesh, P("data"))),
+            "replicated": jax.device_put(jnp.ones(3), NamedSharding(mesh, P())),
+            "host": np.ones(2), "count": 3}
+    copy = _snapshot(tree)
+    for name in ("split", "replicated"):
+        assert copy[name].sharding.is_equivalent_to(tree[name].sharding, 1)
+        np.testing.assert_array_equal(copy[name], tree[name])
+    assert isinstance(copy["host"], np.ndarray) and copy["host"] is not tree["host"]
+    assert copy["count"] == 3
+    mixed = {"x": jax.device_put(jnp.ones(2), jax.devices()[1]), "y": jnp.ones(2)}
+    copy = _snapshot(mixed)
+    assert copy["x"].devices() == {jax.devices()[1]} and copy["y"].devices() == {
+        jax.devices()[0]}
+    one = jnp.ones(4)
+    assert _snapshot([one])[0].unsafe_buffer_pointer() != one.unsafe_buffer_pointer()
