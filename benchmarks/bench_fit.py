@@ -310,30 +310,35 @@ def overhead_candidates(problem, epochs, batch_size=128, checkpointers=None):
     return out
 
 
-def overhead_alternating(sizes=None, epochs=None, repeats=None, priorities=("idle", 19)):
+WRITERS = {"packed, idle": {}, "one array per leaf, idle": {"pack": False},
+           "packed, nice 19": {"background_priority": 19}}
+
+
+def overhead_alternating(sizes=None, epochs=None, repeats=None, writers=None):
     """Checkpoint cost per epoch from ONE training run that saves every other epoch.
 
     Adjacent epochs run under the same machine conditions, so pairing each epoch that
     follows a save (its interval includes ``save()`` and the background write) with the
     epoch before it, which follows no save, removes most of the drift that makes
     separate runs noisy on a shared machine. Prints the median of the paired ratios - 1
-    and its IQR over all pairs of ``repeats`` runs, for each ``background_priority`` of
-    the writer (runs alternate between them).
+    and its IQR over all pairs of ``repeats`` runs, for each of ``writers`` (name:
+    Checkpointer options; default ``WRITERS``: packed arrays or one array per leaf,
+    writer at ``SCHED_IDLE`` or nice 19), the runs alternating between them.
     """
+    writers = writers or WRITERS
     sizes = sizes or ((2048,) if QUICK else (16_384, 60_000))
     repeats = repeats or (1 if QUICK else 3)
     tx = optax.adam(1e-3)
     for n in sizes:
         model, params, state, x, y = overhead_problem(n)
         n_epochs = epochs or (6 if QUICK else (12 if n >= 50_000 else 30))
-        ratios = {p: [] for p in priorities}
-        epoch_s = {p: [] for p in priorities}
+        ratios = {w: [] for w in writers}
+        epoch_s = {w: [] for w in writers}
         for run in range(repeats + 1):  # the first run compiles
-            for priority in priorities:
+            for writer, options in writers.items():
                 clock = _EpochClock()
                 with contextlib.redirect_stderr(io.StringIO()), \
-                        Checkpointer(tempfile.mkdtemp(), max_to_keep=2,
-                                     background_priority=priority) as ckpt:
+                        Checkpointer(tempfile.mkdtemp(), max_to_keep=2, **options) as ckpt:
                     fit(model, params, state, tx, cross_entropy, (x, y), epochs=n_epochs,
                         batch_size=128, key=jax.random.key(0), metrics=["accuracy"],
                         verbose=0, progress=True,
@@ -344,23 +349,24 @@ def overhead_alternating(sizes=None, epochs=None, repeats=None, priorities=("idl
                 after_save = interval[2::2]
                 before = interval[1:-1:2][: len(after_save)]
                 if run:
-                    ratios[priority].append(after_save / before)
-                    epoch_s[priority].append(before)
-        for priority in priorities:
-            r = np.concatenate(ratios[priority]) - 1
-            print(f"{n:,} examples, {n_epochs} epochs x {repeats} runs, writer priority "
-                  f"{priority!r}, a save every other epoch: epoch after a save vs the epoch "
+                    ratios[writer].append(after_save / before)
+                    epoch_s[writer].append(before)
+        for writer in writers:
+            r = np.concatenate(ratios[writer]) - 1
+            print(f"{n:,} examples, {n_epochs} epochs x {repeats} runs, {writer}, a save "
+                  f"every other epoch: epoch after a save vs the epoch "
                   f"before it: median {np.median(r):+.1%} [IQR {np.percentile(r, 25):+.1%}, "
                   f"{np.percentile(r, 75):+.1%}] over {r.size} pairs; epoch "
-                  f"{np.median(np.concatenate(epoch_s[priority])) * 1e3:.0f} ms "
+                  f"{np.median(np.concatenate(epoch_s[writer])) * 1e3:.0f} ms "
                   f"(target <= 3%)")
 
 
 def save_cost(rounds=None):
     """CPU time (all threads) and wall time of one synchronous ``Checkpointer.save``:
     the benchmark MLP's params + Adam state (19 arrays, 8 MB), the same 19 arrays with
-    one element each, and one array of one element; shows what a save's cost is made of
-    (a fixed part, a part per array, a part per byte). CPU time is what a background
+    one element each, and one array of one element, packed (the default: one array per
+    dtype) and one array per leaf; shows what a save's cost is made of (a fixed part, a
+    part per array, a part per byte). CPU time is what a background
     write takes from training when no core is idle."""
     model, params, state, x, _ = overhead_problem(128)
     rng = np.random.default_rng(0)
@@ -368,17 +374,20 @@ def save_cost(rounds=None):
                           params)
     opt_state = optax.adam(1e-3).init(params)
     opt_state = jax.tree.map(lambda a: a + 0.1 if a.ndim else a, opt_state)
-    trees = {"mlp_8MB_19_arrays": (params, state, opt_state),
-             "19_arrays_of_1": jax.tree.map(lambda a: a.reshape(-1)[:1],
-                                            (params, state, opt_state)),
-             "1_array_of_1": ({"w": jnp.ones(1)}, {}, ())}
+    small = jax.tree.map(lambda a: a.reshape(-1)[:1], (params, state, opt_state))
+    trees = {"mlp_8MB_19_arrays": ((params, state, opt_state), True),
+             "(same, one per leaf)": ((params, state, opt_state), False),
+             "19_arrays_of_1": (small, True),
+             "(same, one per leaf)_": (small, False),
+             "1_array_of_1": (({"w": jnp.ones(1)}, {}, ()), True)}
     rounds = rounds or (3 if QUICK else 15)
     times = {k: [] for k in trees}
     with contextlib.ExitStack() as stack:
         ckpts = {k: stack.enter_context(Checkpointer(tempfile.mkdtemp(), max_to_keep=2,
-                                                     async_save=False)) for k in trees}
+                                                     async_save=False, pack=pack))
+                 for k, (_, pack) in trees.items()}
         for step in range(rounds + 2):
-            for name, tree in trees.items():
+            for name, (tree, _) in trees.items():
                 c0, t0 = time.process_time(), time.perf_counter()
                 ckpts[name].save(step, *tree)
                 if step >= 2:  # two warmup saves
@@ -386,7 +395,7 @@ def save_cost(rounds=None):
     print("one synchronous save (median over rounds): CPU time of all threads, wall time")
     for name, t in times.items():
         cpu, wall = np.median(np.array(t), axis=0) * 1e3
-        print(f"  {name:20s} CPU {cpu:6.1f} ms   wall {wall:6.1f} ms")
+        print(f"  {name.rstrip('_'):20s} CPU {cpu:6.1f} ms   wall {wall:6.1f} ms")
     return times
 
 

@@ -237,3 +237,73 @@ def test_snapshot_copies_every_array_where_it_lives():
         jax.devices()[0]}
     one = jnp.ones(4)
     assert _snapshot([one])[0].unsafe_buffer_pointer() != one.unsafe_buffer_pointer()
+
+
+def saved_items(ckpt, step):
+    """The arrays orbax holds for a step's training state: their paths."""
+    tree = ckpt._manager.item_metadata(step)["train"]
+    tree = getattr(tree, "tree", tree)
+    return sorted("/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+                  for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0])
+
+
+def test_packed_checkpoints_hold_one_array_per_dtype_and_restore_exactly(tmp_path, data):
+    """The default packs every array of a dtype into one (orbax's cost is per array);
+    bfloat16, int32 and float32 leaves, numpy and jax, come back bit for bit, each
+    where `like` puts it; pack=False writes one array per leaf and restores the same."""
+    params, state, optimizer, opt_state = init(data)
+    params = {"net": params, "half": jnp.linspace(-2, 2, 5, dtype=jnp.bfloat16),
+              "host": np.arange(4, dtype=np.int32)}
+    opt_state = optimizer.init(params)
+    tree = (params, state, opt_state)
+    for pack, expected in ((True, ["packed/bfloat16", "packed/float32", "packed/int32"]),
+                           (False, None)):
+        with Checkpointer(tmp_path / str(pack), pack=pack) as ckpt:
+            ckpt.save(3, *tree)
+        items = saved_items(ckpt, 3)
+        if expected is not None:
+            assert items == expected
+        else:
+            assert len(items) == len(jax.tree.leaves(tree)) > 3
+        like = jax.tree.map(jnp.zeros_like, tree)
+        like[0]["host"] = np.zeros(4, np.int32)
+        restored = Checkpointer(tmp_path / str(pack)).restore(like)
+        got = (restored.params, restored.state, restored.opt_state)
+        assert jax.tree.structure(got) == jax.tree.structure(tree)
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(tree)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        assert isinstance(restored.params["host"], np.ndarray)
+        assert isinstance(restored.params["half"], jax.Array)
+
+
+def test_trees_that_cannot_be_packed_are_saved_per_array(tmp_path):
+    """A Python number among the leaves (or arrays on different devices) is saved one
+    array per leaf, as pack=False does; a per-array checkpoint restores like any other."""
+    tree = ({"w": np.ones(2, np.float32), "scale": 0.5}, {}, ())
+    with Checkpointer(tmp_path) as ckpt:
+        ckpt.save(1, *tree)
+    assert saved_items(ckpt, 1) == ["params/scale", "params/w"]
+    split = ({"a": jax.device_put(jnp.ones(2), jax.devices()[1]), "b": jnp.zeros(3)}, {}, ())
+    with Checkpointer(tmp_path / "split") as ckpt:
+        ckpt.save(1, *split)
+    assert saved_items(ckpt, 1) == ["params/a", "params/b"]
+    restored = ckpt.restore(jax.tree.map(jnp.zeros_like, split))
+    np.testing.assert_array_equal(restored.params["a"], [1, 1])
+
+
+def test_a_corrupted_checkpoint_is_reported_with_the_steps_still_readable(tmp_path):
+    tree = ({"w": np.arange(3, dtype=np.float32)}, {}, ())
+    with Checkpointer(tmp_path, max_to_keep=3) as ckpt:
+        ckpt.save(1, *tree)
+        ckpt.save(2, *tree)
+    for root, _, files in os.walk(tmp_path / "2" / "train"):
+        for name in files:  # every data and metadata file of step 2's arrays
+            with open(os.path.join(root, name), "wb") as f:
+                f.write(b"not a checkpoint")
+    ckpt = Checkpointer(tmp_path)
+    like = ({"w": np.zeros(3, np.float32)}, {}, ())
+    with pytest.raises(ValueError, match=r"checkpoint at step 2 in .* could not be read "
+                                         r"\(.*\); it may be corrupted. Earlier steps: \[1\]"):
+        ckpt.restore(like)
+    np.testing.assert_array_equal(ckpt.restore(like, step=1).params["w"], [0, 1, 2])

@@ -113,12 +113,13 @@ def sharded_state(mesh):
     return params, {}, jax.device_put(opt_state, NamedSharding(mesh, P()))
 
 
-def test_sharded_checkpoints_restore_on_other_device_counts(tmp_path):
+@pytest.mark.parametrize("pack", [True, False])
+def test_sharded_checkpoints_restore_on_other_device_counts(tmp_path, pack):
     mesh8 = mesh_of((8,), ("data",))
     saved = sharded_state(mesh8)
     assert len(saved[0]["big"].sharding.device_set) == 8
     assert saved[0]["big"].addressable_shards[0].data.shape == (8, 3)
-    with Checkpointer(tmp_path) as ckpt:
+    with Checkpointer(tmp_path, pack=pack) as ckpt:
         ckpt.save(1, *saved)
     ckpt = Checkpointer(tmp_path)
     like = jax.tree.map(np.zeros_like, saved)

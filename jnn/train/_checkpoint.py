@@ -20,8 +20,10 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from jnn import _checks
+from jnn.train import _packing
 from jnn.train._callbacks import Callback
 from jnn.train._history import History
+from jnn.train._packing import path_name
 
 
 @dataclasses.dataclass
@@ -36,24 +38,10 @@ class Restored:
     metrics: dict[str, float]
 
 
-def _path_name(path: tuple) -> str:
-    keys = []
-    for k in path:
-        if isinstance(k, jax.tree_util.SequenceKey):
-            keys.append(str(k.idx))
-        elif isinstance(k, jax.tree_util.DictKey):
-            keys.append(str(k.key))
-        elif isinstance(k, jax.tree_util.GetAttrKey):
-            keys.append(k.name)
-        else:
-            keys.append(str(getattr(k, "idx", k)))
-    return "/".join(keys)
-
-
 def _leaf_paths(tree: Any) -> list[tuple[str, tuple, str]]:
     """(path, shape, dtype) of every leaf; lists, tuples and NamedTuples compare alike."""
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return sorted((_path_name(path), tuple(np.shape(leaf)), str(np.dtype(leaf.dtype)))
+    return sorted((path_name(path), tuple(np.shape(leaf)), str(np.dtype(leaf.dtype)))
                   for path, leaf in flat)
 
 
@@ -87,7 +75,7 @@ def _sharded_target(where: str, target: dict, like: tuple, mesh: Any, shardings:
             sharding.shard_shape(shape)
         except Exception as error:  # jax raises its own IndivisibleError / ValueError
             raise ValueError(
-                f"{where}: {_path_name(path)} with shape {shape} cannot be split by "
+                f"{where}: {path_name(path)} with shape {shape} cannot be split by "
                 f"{sharding}: an array axis is not divisible by its mesh axes ({error}). "
                 f"Shard that leaf over fewer devices or replicate it (PartitionSpec()).") from error
         out.append(jax.ShapeDtypeStruct(shape, np.dtype(leaf.dtype), sharding=sharding))
@@ -246,6 +234,12 @@ class Checkpointer:
         background_priority: the background writer's CPU priority (Linux; ignored
             elsewhere): ``"idle"`` (the default, ``SCHED_IDLE``: it runs only on a core
             nothing else wants) or how many ``nice`` steps (0-19) below normal.
+        pack: store the arrays of each dtype as one flat array (their paths, shapes and
+            offsets in the checkpoint's JSON): orbax's fixed cost per array, ~2 ms of
+            CPU, is then paid once or twice instead of once per array, halving a
+            typical save's CPU time. Used when every leaf is an array in this process
+            on one set of devices (sharded arrays included); otherwise, or with
+            ``False``, one orbax array per leaf. Either kind restores the same way.
 
     Example:
         >>> import tempfile, jax.numpy as jnp
@@ -257,7 +251,8 @@ class Checkpointer:
 
     def __init__(self, directory: str | os.PathLike, *, max_to_keep: int = 3,
                  best_metric: str | None = None, best_mode: str = "min",
-                 async_save: bool = True, background_priority: int | str = "idle"):
+                 async_save: bool = True, background_priority: int | str = "idle",
+                 pack: bool = True):
         if best_mode not in ("min", "max"):
             raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max'; got {best_mode!r}.")
         _checks.positive_int("Checkpointer", "max_to_keep", max_to_keep)
@@ -269,6 +264,7 @@ class Checkpointer:
                              f"{background_priority!r}.")
         self.directory = os.path.abspath(os.fspath(directory))
         self.best_metric = best_metric
+        self.pack = bool(pack)
         keep = [policies.LatestN(n=max_to_keep)]
         if best_metric is not None:
             keep.append(policies.BestN(get_metric_fn=lambda m: m[best_metric],
@@ -334,7 +330,11 @@ class Checkpointer:
         # Metrics (one more file per step) only where keep-best needs them.
         metrics = meta["metrics"] if self.best_metric is not None else None
         self._writer.wait()
-        if self.async_save:
+        if self.pack and _packing.packable(train):
+            # One flat array per dtype: a new copy, so nothing to snapshot.
+            packed, meta["packed"] = _packing.pack(train)
+            train = {"packed": packed}
+        elif self.async_save:
             train = _snapshot(train)
 
         def write():
@@ -342,6 +342,12 @@ class Checkpointer:
                 train=ocp.args.PyTreeSave(train), meta=ocp.args.JsonSave(meta)))
 
         self._writer.submit(step, write)
+
+    def _unreadable(self, where: str, step: int, error: Exception) -> ValueError:
+        return ValueError(
+            f"{where}: the checkpoint at step {step} in {self.directory} could not be read "
+            f"({type(error).__name__}: {error}); it may be corrupted. Earlier steps: "
+            f"{[s for s in self.steps() if s != step]}.")
 
     def steps(self) -> list[int]:
         """The steps that have a complete checkpoint, oldest first."""
@@ -387,32 +393,45 @@ class Checkpointer:
         target = {"params": like[0], "state": like[1], "opt_state": like[2]}
         if mesh is not None or shardings is not None:
             target = _sharded_target(where, target, like, mesh, shardings)
-        saved = self._manager.item_metadata(step)["train"]
-        saved_tree = getattr(saved, "tree", saved)
-        if _leaf_paths(saved_tree) != _leaf_paths(target):
+        try:
+            meta = self._manager.restore(step, args=ocp.args.Composite(
+                meta=ocp.args.JsonRestore()))["meta"]
+            layout = meta.get("packed")
+            if layout is None:
+                saved = self._manager.item_metadata(step)["train"]
+                saved = getattr(saved, "tree", saved)
+                saved_paths, saved_structure = _leaf_paths(saved), jax.tree.structure(saved)
+            else:
+                saved_paths, saved_structure = _packing.leaf_paths(layout), layout["structure"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise self._unreadable(where, step, error) from error
+        if saved_paths != _leaf_paths(target):
             mine = {p: (s, d) for p, s, d in _leaf_paths(target)}
-            theirs = {p: (s, d) for p, s, d in _leaf_paths(saved_tree)}
+            theirs = {p: (s, d) for p, s, d in saved_paths}
             diff = sorted(set(mine.items()) ^ set(theirs.items()))[:6]
             raise ValueError(
                 f"{where}: the checkpoint at step {step} does not match the model.\n"
-                f"  saved:    {jax.tree.structure(saved_tree)}\n"
+                f"  saved:    {saved_structure}\n"
                 f"  expected: {jax.tree.structure(target)}\n"
                 f"  first differing leaves (path, (shape, dtype)): {diff}\n"
                 f"Build `like` from the same model and optimizer that wrote the checkpoint.")
         try:
-            restored = self._manager.restore(step, args=ocp.args.Composite(
-                train=ocp.args.PyTreeRestore(
-                    target, restore_args=ocp.checkpoint_utils.construct_restore_args(target)),
-                meta=ocp.args.JsonRestore()))
-        except (OSError, ValueError) as error:
-            raise ValueError(
-                f"{where}: the checkpoint at step {step} in {self.directory} could not be "
-                f"read ({type(error).__name__}: {error}); it may be corrupted. Earlier steps: "
-                f"{[s for s in self.steps() if s != step]}.") from error
-        meta = restored["meta"]
+            if layout is None:
+                train = self._manager.restore(step, args=ocp.args.Composite(
+                    train=ocp.args.PyTreeRestore(
+                        target,
+                        restore_args=ocp.checkpoint_utils.construct_restore_args(target))))
+                train = train["train"]
+            else:
+                as_numpy = {"packed": {e["dtype"]: ocp.RestoreArgs(restore_type=np.ndarray)
+                                       for e in layout["leaves"]}}
+                packed = self._manager.restore(step, args=ocp.args.Composite(
+                    train=ocp.args.PyTreeRestore(restore_args=as_numpy)))["train"]["packed"]
+                train = _packing.unpack(packed, layout, target)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise self._unreadable(where, step, error) from error
         history = History(metrics={k: list(v) for k, v in meta["history"].items()},
                           stop_reason=meta.get("stop_reason"))
-        train = restored["train"]
         return Restored(train["params"], train["state"], train["opt_state"], int(step),
                         history, dict(meta.get("metrics", {})))
 
