@@ -290,6 +290,21 @@ def test_trees_that_cannot_be_packed_are_saved_per_array(tmp_path):
     assert saved_items(ckpt, 1) == ["params/a", "params/b"]
     restored = ckpt.restore(jax.tree.map(jnp.zeros_like, split))
     np.testing.assert_array_equal(restored.params["a"], [1, 1])
+    # Split over devices: written shard by shard (packing would gather it on every
+    # device); replicated over the same devices: packed.
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    mesh = jax.make_mesh((8,), ("data",))
+    for spec, items in ((P("data"), ["params/a", "params/b"]), (P(), ["packed/float32"])):
+        tree = ({"a": jax.device_put(jnp.arange(16.0), NamedSharding(mesh, spec)),
+                 "b": jax.device_put(jnp.ones(3), NamedSharding(mesh, P()))}, {}, ())
+        with Checkpointer(tmp_path / str(spec)) as ckpt:
+            ckpt.save(1, *tree)
+        assert saved_items(ckpt, 1) == items
+        restored = ckpt.restore(tree)
+        assert restored.params["a"].sharding.is_equivalent_to(tree[0]["a"].sharding, 1)
+        np.testing.assert_array_equal(restored.params["a"], np.arange(16.0))
 
 
 def test_a_corrupted_checkpoint_is_reported_with_the_steps_still_readable(tmp_path):

@@ -206,7 +206,8 @@ class Checkpointer:
 
     Each save is written to a temporary directory and renamed into place when complete
     (orbax's atomic commit), so a crash mid-save never touches earlier checkpoints.
-    Arrays are stored with tensorstore and the history as JSON: nothing is pickled.
+    Arrays are stored with tensorstore (by default those of each dtype concatenated into
+    one, see ``pack``) and the history as JSON: nothing is pickled.
     The ``max_to_keep`` most recent checkpoints are kept, plus the best one by
     ``best_metric`` when it is given.
 
@@ -237,9 +238,10 @@ class Checkpointer:
         pack: store the arrays of each dtype as one flat array (their paths, shapes and
             offsets in the checkpoint's JSON): orbax's fixed cost per array, ~2 ms of
             CPU, is then paid once or twice instead of once per array, halving a
-            typical save's CPU time. Used when every leaf is an array in this process
-            on one set of devices (sharded arrays included); otherwise, or with
-            ``False``, one orbax array per leaf. Either kind restores the same way.
+            typical save's CPU time. Used when every leaf is an array of this process,
+            all on one set of devices and none split over them; otherwise (sharded
+            arrays: each device writes its shards), or with ``False``, one orbax array
+            per leaf. Either kind restores the same way.
 
     Example:
         >>> import tempfile, jax.numpy as jnp

@@ -34,8 +34,10 @@ def path_name(path: tuple) -> str:
 
 
 def packable(tree: Any) -> bool:
-    """Whether ``pack`` applies: one process, every leaf an array (numpy, or jax on one
-    set of devices) whose dtype JAX keeps as it is, and distinct leaf paths."""
+    """Whether ``pack`` applies: one process, every leaf an array whose dtype JAX keeps as
+    it is (numpy, or jax: whole on each of its devices, all on one set of devices), and
+    distinct leaf paths. A sharded array is not packed: concatenating it would gather
+    all of it onto every device."""
     if jax.process_count() != 1:
         return False  # arrays split over hosts are written shard by shard by orbax
     flat, _ = jax.tree_util.tree_flatten_with_path(tree)
@@ -44,6 +46,8 @@ def packable(tree: Any) -> bool:
     devices = set()
     for _, leaf in flat:
         if isinstance(leaf, jax.Array):
+            if not leaf.sharding.is_fully_replicated:
+                return False
             devices.add(frozenset(leaf.sharding.device_set))
         elif not (isinstance(leaf, np.ndarray)
                   and jax.dtypes.canonicalize_dtype(leaf.dtype) == leaf.dtype):
