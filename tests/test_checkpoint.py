@@ -284,6 +284,12 @@ def test_trees_that_cannot_be_packed_are_saved_per_array(tmp_path):
     with Checkpointer(tmp_path) as ckpt:
         ckpt.save(1, *tree)
     assert saved_items(ckpt, 1) == ["params/scale", "params/w"]
+    from jnn.train._packing import packable
+
+    assert packable({"h": np.ones(2, jnp.bfloat16), "b": np.ones(2, bool), "i": np.ones(2, "i4")})
+    for leaf in (np.array([None]), np.array(["text"]), np.ones(2, np.float64)):
+        # objects and strings; float64 where JAX would make it float32 (x64 off)
+        assert packable({"x": leaf}) == (leaf.dtype == np.float64 and jax.config.x64_enabled)
     split = ({"a": jax.device_put(jnp.ones(2), jax.devices()[1]), "b": jnp.zeros(3)}, {}, ())
     with Checkpointer(tmp_path / "split") as ckpt:
         ckpt.save(1, *split)

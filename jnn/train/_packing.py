@@ -50,6 +50,7 @@ def packable(tree: Any) -> bool:
                 return False
             devices.add(frozenset(leaf.sharding.device_set))
         elif not (isinstance(leaf, np.ndarray)
+                  and (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == np.bool_)
                   and jax.dtypes.canonicalize_dtype(leaf.dtype) == leaf.dtype):
             return False
     return len(devices) <= 1
