@@ -22,6 +22,8 @@ from jnn.landscape._grid import (
     CPU_CHUNK_BYTES,
     CPU_MIN_CHUNK,
     CPU_PAIR_BYTES,
+    CPU_SHARED_BYTES,
+    CPU_SHARED_CHUNK,
     DEFAULT_MEMORY_BUDGET,
     balanced_chunks,
     cpu_chunk,
@@ -115,6 +117,9 @@ def test_cpu_chunk_rule():
     assert cpu_chunk(CPU_CHUNK_BYTES // 8) == 8  # tiny points: by the cache budget
     assert cpu_chunk(CPU_PAIR_BYTES // CPU_MIN_CHUNK) == CPU_MIN_CHUNK  # small: paired
     assert cpu_chunk(CPU_PAIR_BYTES) == 1  # large: one at a time
+    # The fast path's large points are grouped (their ops then split over cores).
+    assert cpu_chunk(2 * CPU_SHARED_BYTES, shares_work=True) == CPU_SHARED_CHUNK
+    assert cpu_chunk(CPU_SHARED_BYTES // 2, shares_work=True) == CPU_MIN_CHUNK
 
 
 def test_memory_budget_chooses_the_chunk_and_bounds_temporaries(problem):
