@@ -148,6 +148,8 @@ def test_restore_errors_are_clear(tmp_path):
         with pytest.raises(ValueError, match=r"background_priority must be 'idle' or an int "
                                              rf"from 0 .* to 19 .*; got {bad!r}"):
             Checkpointer(tmp_path / "c", background_priority=bad)
+    with pytest.raises(TypeError, match=r"Checkpointer: pack must be True or False; got 'yes'"):
+        Checkpointer(tmp_path / "p", pack="yes")
     with pytest.raises(ValueError, match=r"best_metric='val_loss' needs metrics"):
         Checkpointer(tmp_path / "b", best_metric="val_loss").save(1, {}, {}, ())
 

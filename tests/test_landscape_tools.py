@@ -172,6 +172,9 @@ def test_landscape_figures_vmax(landscapes):
         with pytest.raises(ValueError, match=r"vmax=0.05 must be a finite number above the "
                                              r"smallest value drawn \(0.1\)"):
             plot(flat, vmax=0.05)
+    with pytest.raises(TypeError, match=r"plot_landscape_heatmap: vmax must be a number .* "
+                                        r"got str"):
+        vl.plot_landscape_heatmap(flat, vmax="1")
     matplotlib.pyplot.close("all")
 
 

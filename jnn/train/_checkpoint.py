@@ -266,7 +266,9 @@ class Checkpointer:
                              f"{background_priority!r}.")
         self.directory = os.path.abspath(os.fspath(directory))
         self.best_metric = best_metric
-        self.pack = bool(pack)
+        if not isinstance(pack, bool):
+            raise TypeError(f"Checkpointer: pack must be True or False; got {pack!r}.")
+        self.pack = pack
         keep = [policies.LatestN(n=max_to_keep)]
         if best_metric is not None:
             keep.append(policies.BestN(get_metric_fn=lambda m: m[best_metric],

@@ -54,6 +54,9 @@ def _masked(where: str, z: np.ndarray, log: bool) -> np.ma.MaskedArray:
 def _check_vmax(where: str, z: np.ma.MaskedArray, vmax: float | None) -> None:
     if vmax is None:
         return
+    if isinstance(vmax, bool) or not isinstance(vmax, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where}: vmax must be a number (the top of the color scale) or "
+                        f"None; got {type(vmax).__name__}.")
     if not np.isfinite(vmax) or vmax <= float(z.min()):
         raise ValueError(f"{where}: vmax={vmax!r} must be a finite number above the smallest "
                          f"value drawn ({float(z.min()):.6g}); raise it or pass vmax=None.")
