@@ -216,8 +216,8 @@ def test_a_save_in_flight_when_python_exits_is_finished(tmp_path):
 
 
 def test_snapshot_copies_every_array_where_it_lives():
-    """save()'s private copy (one compiled call for arrays on one set of devices): new
-    buffers, the same devices and shardings, numpy arrays copied, other leaves kept."""
+    """save()'s private copy of a tree it does not pack: new buffers, the same devices
+    and shardings, numpy arrays copied, other leaves kept."""
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
@@ -110,26 +109,12 @@ def _lower_priority(priority: int | str) -> None:
         pass
 
 
-@jax.jit
-def _copy_arrays(arrays: list) -> list:
-    return [jnp.copy(a) for a in arrays]
-
-
 def _snapshot(tree: Any) -> Any:
     """A private copy of every array in ``tree``, made where the array lives (device and
     sharding kept): ``fit`` donates, i.e. overwrites, the originals in the next epoch
-    while the copy is still being written."""
-    leaves, treedef = jax.tree.flatten(tree)
-    on_device = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array)]
-    copies = [np.copy(leaf) if isinstance(leaf, np.ndarray) else leaf for leaf in leaves]
-    if len({frozenset(leaves[i].sharding.device_set) for i in on_device}) == 1:
-        # One compiled copy for the whole tree: one dispatch instead of one per array.
-        for i, copy in zip(on_device, _copy_arrays([leaves[i] for i in on_device])):
-            copies[i] = copy
-    else:  # arrays on different devices (or none): each copied where it is
-        for i in on_device:
-            copies[i] = leaves[i].copy()
-    return jax.tree.unflatten(treedef, copies)
+    while the copy is still being written. (Packed saves need none: packing copies.)"""
+    return jax.tree.map(
+        lambda leaf: leaf.copy() if isinstance(leaf, (jax.Array, np.ndarray)) else leaf, tree)
 
 
 _live_writers: weakref.WeakSet = weakref.WeakSet()

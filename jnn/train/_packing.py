@@ -67,12 +67,14 @@ def pack(tree: Any) -> tuple[dict[str, jax.Array], dict[str, Any]]:
     error messages) and, per leaf, its path, dtype, shape and offset in its flat array."""
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     groups: dict[str, list] = {}
+    sizes: dict[str, int] = {}  # elements so far in each dtype's flat array
     leaves = []
     for path, leaf in flat:
         dtype = str(np.dtype(leaf.dtype))
-        offset = sum(math.prod(np.shape(a)) for a in groups.get(dtype, []))
         leaves.append({"path": path_name(path), "dtype": dtype,
-                       "shape": [int(d) for d in np.shape(leaf)], "offset": offset})
+                       "shape": [int(d) for d in np.shape(leaf)],
+                       "offset": sizes.get(dtype, 0)})
+        sizes[dtype] = sizes.get(dtype, 0) + math.prod(np.shape(leaf))
         groups.setdefault(dtype, []).append(leaf)
     return _concatenate(groups), {"structure": str(treedef), "leaves": leaves}
 
